@@ -1,0 +1,21 @@
+"""Typed experiment configuration, its Hydra ConfigStore registration, composition and validation."""
+
+from orchestrator.config.schema import (
+    EngineConfig,
+    ExperimentConfig,
+    ModelConfig,
+    RayConfig,
+    ResourcesConfig,
+    TrackingConfig,
+    WorkloadConfig,
+)
+
+__all__ = [
+    "EngineConfig",
+    "ExperimentConfig",
+    "ModelConfig",
+    "RayConfig",
+    "ResourcesConfig",
+    "TrackingConfig",
+    "WorkloadConfig",
+]

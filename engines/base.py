@@ -1,0 +1,98 @@
+"""The Engine protocol and registry. An engine turns typed config into a command line + env."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Protocol
+
+from orchestrator.config.schema import EngineConfig, ModelConfig
+from orchestrator.errors import ConfigError
+
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "VLLM_NO_USAGE_STATS": "1",
+    "DO_NOT_TRACK": "1",
+}
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """Where and how one engine instance runs (resolved on the node that runs it)."""
+
+    model_path: str
+    served_name: str
+    tp: int  # the TP given to the engine (1 on CPU: TP is then a placement size only)
+    host: str
+    port: int
+    device: str
+    gpu_ids: tuple[str, ...] = ()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class Engine(Protocol):
+    """What the runner needs from an engine kind."""
+
+    name: str
+
+    def command(self, cfg: EngineConfig, model: ModelConfig, spec: LaunchSpec) -> list[str]: ...
+
+    def env(self, cfg: EngineConfig, spec: LaunchSpec) -> dict[str, str]: ...
+
+    def ready(self, spec: LaunchSpec) -> bool: ...
+
+    def completions_url(self, spec: LaunchSpec, api: str) -> str: ...
+
+    def metrics_url(self, spec: LaunchSpec) -> str | None: ...
+
+    def version(self, spec: LaunchSpec) -> str: ...
+
+
+def http_get(url: str, timeout_s: float = 2.0) -> tuple[int, bytes]:
+    """GET ``url``; (status, body), or (0, b'') when the server cannot be reached."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+            return int(resp.status), resp.read()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), b""
+    except (urllib.error.URLError, OSError, TimeoutError):
+        return 0, b""
+
+
+def openai_ready(spec: LaunchSpec) -> bool:
+    """Readiness of an OpenAI-compatible server: /health is 200 and /v1/models lists the model."""
+    status, _ = http_get(f"{spec.base_url}/health")
+    if status != 200:
+        return False
+    status, body = http_get(f"{spec.base_url}/v1/models")
+    if status != 200:
+        return False
+    try:
+        ids = {m.get("id") for m in json.loads(body).get("data", [])}
+    except (ValueError, AttributeError):
+        return False
+    return spec.served_name in ids
+
+
+def registry() -> Mapping[str, Engine]:
+    """Every engine kind by name (built on call: no import-time singletons)."""
+    from engines.vllm import VLLMEngine
+
+    engines: list[Engine] = [VLLMEngine()]
+    return MappingProxyType({e.name: e for e in engines})
+
+
+def get_engine(name: str) -> Engine:
+    engines = registry()
+    if name not in engines:
+        raise ConfigError("engine.name", f"unknown engine '{name}'", sorted(engines))
+    return engines[name]

@@ -1,0 +1,197 @@
+"""One lifecycle for every engine process.
+
+The engine runs in its own session (process group) under a small watchdog (``engines.watchdog``)
+that kills the whole group if the launching process (the Ray actor) dies without stopping it.
+Output goes to a log file kept with the trial. Stop = SIGTERM to the group, then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+
+from orchestrator.errors import EngineError
+
+OOM_PATTERNS = (
+    "CUDA out of memory",
+    "OutOfMemoryError",
+    "torch.OutOfMemoryError",
+    "No available memory for the cache blocks",
+    "Insufficient memory",
+    "is larger than the available KV cache memory",
+    "not enough KV cache",
+    "Cannot allocate memory",
+)
+BAD_ARG_PATTERNS = ("error: unrecognized arguments", "error: argument", "invalid choice", "ValidationError")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A currently free TCP port on ``host`` (the engine binds it right after)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def tail(path: Path, max_lines: int = 40, max_bytes: int = 64_000) -> str:
+    """The last lines of a log file ('' if it does not exist)."""
+    try:
+        with path.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - max_bytes))
+            data = f.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+    return "\n".join(data.splitlines()[-max_lines:])
+
+
+def classify_failure(log_text: str, returncode: int | None) -> str:
+    """FAILED reason from the log and exit code: oom, bad_config or engine_crash."""
+    if any(p in log_text for p in OOM_PATTERNS):
+        return "oom"
+    if any(p in log_text for p in BAD_ARG_PATTERNS) or returncode == 2:
+        return "bad_config"
+    return "engine_crash"
+
+
+class ManagedProcess:
+    """Start, watch, wait-for-ready and stop one engine process group. A context manager.
+
+    The launcher starts ``engines.watchdog`` in a new session; the watchdog detaches (so a Ray
+    worker's exit, which SIGKILLs its direct children, cannot orphan the engine), runs the command,
+    and writes its exit code to ``<log>.exit``. The process group is the unit of life and death.
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        term_grace_s: float = 15.0,
+    ) -> None:
+        self.argv = list(argv)
+        self.log_path = log_path
+        self.exit_path = log_path.with_name(log_path.name + ".exit")
+        self.env = dict(os.environ if env is None else env)
+        self.cwd = cwd
+        self.term_grace_s = term_grace_s
+        self.pgid: int | None = None
+        self._launcher: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The process group id (the watchdog's pid at launch)."""
+        return self.pgid
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.exit_path.unlink(missing_ok=True)
+        watchdog = [
+            sys.executable, "-m", "engines.watchdog",
+            "--parent", str(os.getpid()), "--exit-file", str(self.exit_path), "--", *self.argv,
+        ]  # fmt: skip
+        with self.log_path.open("ab") as log:
+            self._launcher = subprocess.Popen(
+                watchdog,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                cwd=self.cwd,
+                start_new_session=True,
+            )
+        self.pgid = self._launcher.pid
+        self._launcher.wait()  # it exits as soon as the detached watchdog is running
+
+    @property
+    def returncode(self) -> int | None:
+        """The command's exit code once it has exited (None while running or if killed)."""
+        try:
+            return int(self.exit_path.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def alive(self) -> bool:
+        return self.pgid is not None and self.returncode is None and group_alive(self.pgid)
+
+    def wait_ready(self, probe: Callable[[], bool], timeout_s: float, interval_s: float = 0.5) -> float:
+        """Poll ``probe`` until True; fail fast if the process exits. Returns seconds waited."""
+        t0 = time.monotonic()
+        while True:
+            if not self.alive():
+                code = self.returncode
+                text = tail(self.log_path, 400)
+                raise EngineError(
+                    f"engine exited with code {code} before it was ready",
+                    reason=classify_failure(text, code),
+                    log_tail=tail(self.log_path),
+                )
+            if probe():
+                return time.monotonic() - t0
+            if time.monotonic() - t0 > timeout_s:
+                raise EngineError(
+                    f"engine not ready after {timeout_s:.0f} s (engine.startup_timeout_s)",
+                    reason="timeout",
+                    log_tail=tail(self.log_path),
+                )
+            time.sleep(interval_s)
+
+    def stop(self) -> int | None:
+        """SIGTERM the group, wait ``term_grace_s``, then SIGKILL it. Returns the exit code."""
+        if self.pgid is None:
+            return None
+        _signal_group(self.pgid, signal.SIGTERM)
+        _wait_group(self.pgid, self.term_grace_s)
+        _signal_group(self.pgid, signal.SIGKILL)
+        _wait_group(self.pgid, 5.0)
+        return self.returncode
+
+    def __enter__(self) -> ManagedProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _wait_group(pgid: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of a process group, read from /proc."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry))
+    return members
+
+
+def group_alive(pgid: int) -> bool:
+    """True while any live process of the group exists (zombies awaiting reaping do not count)."""
+    return bool(group_members(pgid))

@@ -1,0 +1,68 @@
+"""Run a command; kill its whole process group when the launching process dies.
+
+Usage: ``python -m engines.watchdog --parent PID --exit-file F -- cmd args...``, started in a new
+session. It forks and the first process exits at once, so the watchdog is no longer a child of the
+launcher: a Ray worker that dies SIGKILLs its direct children, and this keeps the watchdog alive to
+take the engine down with it. On SIGTERM it forwards to the command, waits for it and writes its
+exit code to F.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+
+def process_start_time(pid: int) -> str | None:
+    """Start time of ``pid`` (from /proc), to tell it from a later process with the same pid."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2 :].split()[19]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="engines.watchdog")
+    parser.add_argument("--parent", type=int, required=True)
+    parser.add_argument("--exit-file", required=True)
+    parser.add_argument("cmd", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not cmd:
+        parser.error("no command given after --")
+    parent_start = process_start_time(args.parent)
+    if os.fork() > 0:
+        os._exit(0)  # the launcher reaps this; the watchdog lives on in the same group
+    child = subprocess.Popen(cmd)
+    pgid = os.getpgid(0)
+
+    def on_term(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    while child.poll() is None:
+        if parent_start is None or process_start_time(args.parent) != parent_start:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGTERM)
+            deadline = time.monotonic() + 5
+            while child.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            os.killpg(pgid, signal.SIGKILL)  # ends the watchdog too
+        time.sleep(0.25)
+    with open(args.exit_file, "w") as f:
+        f.write(str(child.returncode))
+    return child.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

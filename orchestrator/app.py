@@ -1,0 +1,153 @@
+"""The command line flow: compose → validate → expand → (dry run | cluster → schedule → record)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from engines.base import registry
+from orchestrator.cluster import RayCluster, planned_nodes
+from orchestrator.config.schema import ExperimentConfig
+from orchestrator.config.store import load_experiment
+from orchestrator.config.validate import validate
+from orchestrator.errors import ConfigError, OrchestratorError, TrackingError
+from orchestrator.grid import expand
+from orchestrator.placement import check_tp
+from orchestrator.report.summary import print_plan, print_summary
+from orchestrator.results import ResultsStore
+from orchestrator.tracking import MLflowServer, Tracker
+from orchestrator.trial import Status, Trial, TrialResult
+
+USAGE = """usage: python -m orchestrator [+exp=<preset>] [key=value ...] [--dry-run]
+
+Hydra overrides, e.g.  +exp=tgi_tp_sweep engine.tp=[2,4] workload.concurrency=[1,8]
+  --dry-run   validate, print the trial list and placement plan, start nothing
+  --cfg       print the composed config and exit
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    if "-h" in args or "--help" in args:
+        console.print(USAGE, markup=False)
+        return 0
+    show_cfg = "--cfg" in args
+    dry_run = "--dry-run" in args
+    overrides = [a for a in args if a not in ("--cfg", "--dry-run")]
+    try:
+        cfg = load_experiment(overrides)
+        cfg.dry_run = cfg.dry_run or dry_run
+        validate(
+            cfg, registry().keys(), planned_nodes(cfg.resources) if not cfg.ray.address else _any_nodes()
+        )
+        trials = expand(cfg)
+    except ConfigError as exc:
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]config error[/] {exc}", highlight=False)
+        return exc.exit_code
+    if show_cfg:
+        from omegaconf import OmegaConf
+
+        console.print(OmegaConf.to_yaml(OmegaConf.structured(cfg)), markup=False)
+        return 0
+    if cfg.dry_run:
+        print_plan(console, cfg, trials)
+        return 0
+    try:
+        return run_sweep(cfg, trials, console)
+    except OrchestratorError as exc:
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error[/] {exc}", highlight=False)
+        return exc.exit_code
+
+
+def _any_nodes() -> list[Any]:
+    """With ``ray.address`` the real nodes are checked after connecting; accept any TP before."""
+    from orchestrator.placement import NodeSpec
+
+    return [NodeSpec(16, 1)]
+
+
+def run_sweep(cfg: ExperimentConfig, trials: list[Trial], console: Console) -> int:
+    """Run every trial not already DONE in this sweep; always stop what was started."""
+    from orchestrator.scheduler import Scheduler  # imports Ray: only once the config is valid
+
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    sweep_id = cfg.sweep_id or f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    store = ResultsStore(Path(cfg.results_dir).resolve(), sweep_id)
+    store.init_sweep(
+        {"sweep_id": sweep_id, "name": cfg.name, "created_at": time.time(), "config": asdict(cfg)}
+    )
+    done = store.done_ids()
+    todo = [t for t in trials if t.trial_id not in done]
+    if done:
+        console.print(
+            f"resuming sweep {sweep_id}: {len(trials) - len(todo)} trial(s) already DONE, {len(todo)} to run"
+        )
+    server: MLflowServer | None = None
+    tracker: Tracker | None = None
+    parent_id: str | None = None
+    cluster = RayCluster(cfg.ray, cfg.resources)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        if cfg.tracking.enabled:
+            try:
+                uri = cfg.tracking.uri
+                if uri is None:
+                    server = MLflowServer(store.root / "mlflow", cfg.tracking.host, cfg.tracking.port)
+                    uri = server.start(cfg.tracking.startup_timeout_s)
+                tracker = Tracker(uri, cfg.tracking.experiment or cfg.name)
+                parent_id = tracker.parent_run(sweep_id, asdict(cfg), {"preset": cfg.name})
+                store.update_sweep_meta(mlflow_uri=uri, mlflow_parent_run_id=parent_id)
+            except (TrackingError, OSError) as exc:
+                console.print(f"[yellow]warning[/] MLflow unavailable, results stay local: {exc}")
+                tracker = None
+
+        def on_result(trial: Trial, result: TrialResult) -> None:
+            trial_dir = store.write(trial, result)
+            status = "[green]DONE[/]" if result.status == Status.DONE else f"[red]FAILED({result.reason})[/]"
+            console.print(f"{status} {trial.name} {trial.trial_id} {result.message}", highlight=False)
+            if tracker is not None and parent_id is not None:
+                try:
+                    tracker.log_trial(parent_id, sweep_id, trial, result, trial_dir)
+                except Exception as exc:  # MLflow down mid-sweep: keep going, results are local
+                    console.print(f"[yellow]warning[/] MLflow logging failed for {trial.trial_id}: {exc}")
+
+        if todo:
+            cluster.open()
+            nodes = cluster.nodes()
+            for tp in cfg.engine.tp:
+                check_tp(tp, nodes)
+            Scheduler(cfg, sweep_id, nodes, on_result).run(todo)
+        ok = all(r["status"] == Status.DONE for r in store.all_results())
+        if tracker is not None and parent_id is not None:
+            tracker.finish(parent_id, ok)
+        print_summary(console, store, trials)
+        if tracker is not None and parent_id is not None:
+            console.print(f"MLflow: {tracker.run_url(parent_id)}", highlight=False)
+        console.print(f"results: {store.sweep_dir}", highlight=False)
+        return 0 if ok else 1
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/]: stopping engines and the cluster; finished trials are recorded")
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        cluster.close()
+        if server is not None and not cfg.tracking.keep_server:
+            server.stop()
+        elif server is not None:
+            console.print(
+                f"MLflow server left running at {server.uri} (pid {server.process and server.process.pid})"
+            )
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

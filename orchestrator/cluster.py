@@ -1,0 +1,97 @@
+"""The Ray cluster: start a private local one (logical GPUs) or connect to ``ray.address``.
+
+A local cluster gets its own short temp dir (so it never touches another Ray on the machine) and
+is shut down, with its processes and temp dir, by ``close()``. A connected cluster is left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator.config.schema import RayConfig, ResourcesConfig
+from orchestrator.placement import NodeSpec
+
+
+def detect_local_gpus() -> int:
+    """Number of NVIDIA GPUs on this machine (0 without a driver)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip()])
+    if shutil.which("nvidia-smi") is None:
+        return 0
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+    return sum(1 for line in out.stdout.splitlines() if line.startswith("GPU "))
+
+
+def planned_nodes(resources: ResourcesConfig) -> list[NodeSpec]:
+    """The nodes a local cluster will have (used to validate before anything starts)."""
+    gpus = resources.gpus_per_node if resources.gpus_per_node is not None else detect_local_gpus()
+    return [NodeSpec(gpus, resources.cpus_per_node) for _ in range(resources.num_nodes)]
+
+
+@dataclass
+class RayCluster:
+    ray_cfg: RayConfig
+    resources: ResourcesConfig
+    started_local: bool = False
+    temp_dir: str | None = None
+    _cluster: Any = field(default=None, repr=False)
+
+    def open(self) -> RayCluster:
+        import ray
+
+        common = {"namespace": self.ray_cfg.namespace, "log_to_driver": True}
+        if self.ray_cfg.address:
+            ray.init(address=self.ray_cfg.address, **common)
+            return self
+        self.temp_dir = self.ray_cfg.temp_dir or tempfile.mkdtemp(prefix="ray-", dir="/tmp")
+        gpus = planned_nodes(self.resources)[0].gpus
+        node_args: dict[str, Any] = {
+            "num_cpus": self.resources.cpus_per_node,
+            "num_gpus": gpus,
+            "object_store_memory": self.resources.object_store_mb * 1024 * 1024,
+        }
+        self.started_local = True
+        if self.resources.num_nodes == 1:
+            ray.init(address="local", include_dashboard=False, _temp_dir=self.temp_dir, **node_args, **common)
+            return self
+        from ray.cluster_utils import Cluster
+
+        self._cluster = Cluster(
+            initialize_head=True,
+            head_node_args={**node_args, "include_dashboard": False, "temp_dir": self.temp_dir},
+        )
+        for _ in range(self.resources.num_nodes - 1):
+            self._cluster.add_node(**node_args)
+        self._cluster.wait_for_nodes()
+        ray.init(address=self._cluster.address, **common)
+        return self
+
+    def nodes(self) -> list[NodeSpec]:
+        """The alive nodes as Ray sees them."""
+        import ray
+
+        return [
+            NodeSpec(int(n["Resources"].get("GPU", 0)), int(n["Resources"].get("CPU", 0)))
+            for n in ray.nodes()
+            if n.get("Alive")
+        ]
+
+    def close(self) -> None:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+        if self._cluster is not None:
+            self._cluster.shutdown()
+            self._cluster = None
+        if self.started_local and self.temp_dir and not self.ray_cfg.temp_dir:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)

@@ -1,0 +1,83 @@
+"""Validation of the whole composed config, before Ray or any engine starts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from orchestrator.config.schema import ExperimentConfig
+from orchestrator.errors import ConfigError
+from orchestrator.placement import NodeSpec, check_tp
+
+WORKLOADS = ("concurrency",)
+APIS = ("completions", "chat")
+DEVICES = ("cpu", "gpu")
+
+
+def slo_items(cfg: ExperimentConfig) -> list[tuple[str, float]]:
+    """The SLOs that are set, as (key, value) pairs."""
+    return [(k, v) for k, v in vars(cfg.workload.slo).items() if v is not None]
+
+
+def validate(cfg: ExperimentConfig, engine_names: Iterable[str], nodes: Sequence[NodeSpec]) -> None:
+    """Raise ConfigError (naming the field and the allowed values) for the first problem found."""
+    engines = sorted(engine_names)
+    if cfg.engine.name not in engines:
+        raise ConfigError("engine.name", f"unknown engine '{cfg.engine.name}'", engines)
+    w, r = cfg.workload, cfg.resources
+    _one_of("workload.name", w.name, WORKLOADS)
+    _one_of("workload.api", w.api, APIS)
+    _one_of("resources.device", r.device, DEVICES)
+    for field, values in (
+        ("engine.tp", cfg.engine.tp),
+        ("workload.concurrency", w.concurrency),
+        ("workload.input_len", w.input_len),
+        ("workload.output_len", w.output_len),
+    ):
+        if not values:
+            raise ConfigError(field, "must list at least one value")
+        for v in values:
+            _positive(field, v)
+    for field, value in (
+        ("workload.num_requests", w.num_requests),
+        ("workload.timeout_s", w.timeout_s),
+        ("engine.cpus", cfg.engine.cpus),
+        ("engine.startup_timeout_s", cfg.engine.startup_timeout_s),
+        ("model.max_model_len", cfg.model.max_model_len),
+        ("resources.num_nodes", r.num_nodes),
+        ("resources.cpus_per_node", r.cpus_per_node),
+        ("ray.max_concurrent_engines", cfg.ray.max_concurrent_engines),
+    ):
+        _positive(field, value)
+    if r.gpus_per_node is not None:
+        _positive("resources.gpus_per_node", r.gpus_per_node)
+    if w.warmup_requests < 0:
+        raise ConfigError("workload.warmup_requests", f"must be >= 0, got {w.warmup_requests}")
+    if not 0.0 <= w.max_error_rate <= 1.0:
+        raise ConfigError("workload.max_error_rate", f"must be within [0, 1], got {w.max_error_rate}")
+    if w.temperature < 0:
+        raise ConfigError("workload.temperature", f"must be >= 0, got {w.temperature}")
+    for key, value in slo_items(cfg):
+        _positive(f"workload.slo.{key}", value)
+    longest = max(w.input_len) + max(w.output_len)
+    if longest > cfg.model.max_model_len:
+        raise ConfigError(
+            "workload.input_len",
+            f"input {max(w.input_len)} + output {max(w.output_len)} = {longest} tokens exceeds "
+            f"model.max_model_len={cfg.model.max_model_len}; lower the lengths or raise model.max_model_len",
+        )
+    if not 0 <= cfg.tracking.port <= 65535:
+        raise ConfigError(
+            "tracking.port", f"must be within 0..65535 (0 = any free port), got {cfg.tracking.port}"
+        )
+    for tp in cfg.engine.tp:
+        check_tp(tp, nodes)
+
+
+def _one_of(field: str, value: object, allowed: Sequence[object]) -> None:
+    if value not in allowed:
+        raise ConfigError(field, f"unknown value '{value}'", allowed)
+
+
+def _positive(field: str, value: float) -> None:
+    if value <= 0:
+        raise ConfigError(field, f"must be > 0, got {value}")

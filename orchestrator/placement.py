@@ -1,0 +1,72 @@
+"""Placement (pure): placement-group bundles and strategy per TP size, feasibility, ordering.
+
+A TP group that fits in one node is one bundle ``{"GPU": tp, "CPU": c}`` with STRICT_PACK. A TP group
+larger than a node takes whole nodes: one bundle per node with STRICT_SPREAD, as vLLM's Ray
+executor expects; TP must then be a multiple of the node's GPU count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from orchestrator.errors import PlacementError
+
+ALLOWED_TP = (1, 2, 4, 8, 16)
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    gpus: int
+    cpus: int
+
+
+@dataclass(frozen=True)
+class PlacementPlan:
+    bundles: tuple[dict[str, float], ...]
+    strategy: str
+
+    @property
+    def gpus(self) -> int:
+        return int(sum(b.get("GPU", 0) for b in self.bundles))
+
+
+def plan_for(tp: int, cpus: int, nodes: Sequence[NodeSpec]) -> PlacementPlan:
+    """Bundles for one engine instance of ``tp`` GPUs on a cluster of ``nodes``."""
+    check_tp(tp, nodes)
+    max_node = max(n.gpus for n in nodes)
+    if tp <= max_node:
+        return PlacementPlan(({"GPU": float(tp), "CPU": float(cpus)},), "STRICT_PACK")
+    per_node = max_node
+    return PlacementPlan(
+        tuple({"GPU": float(per_node), "CPU": float(cpus)} for _ in range(tp // per_node)), "STRICT_SPREAD"
+    )
+
+
+def check_tp(tp: int, nodes: Sequence[NodeSpec], field: str = "engine.tp") -> None:
+    """Raise PlacementError unless ``tp`` GPUs can be held by one engine on this cluster."""
+    if tp not in ALLOWED_TP:
+        raise PlacementError(field, f"tensor-parallel size {tp} is not supported", ALLOWED_TP)
+    if not nodes:
+        raise PlacementError(field, "the cluster has no nodes")
+    sizes = sorted((n.gpus for n in nodes), reverse=True)
+    if tp <= sizes[0]:
+        return
+    per_node = sizes[0]
+    full_nodes = sum(1 for s in sizes if s == per_node)
+    if tp % per_node or tp // per_node > full_nodes:
+        raise PlacementError(
+            field,
+            f"TP {tp} cannot be placed: nodes have {sizes} GPUs; a TP group larger than a node needs "
+            f"{-(-tp // per_node)} whole nodes of {per_node} GPUs. "
+            "Lower TP or add nodes (resources.num_nodes)",
+        )
+
+
+def largest_first(tps: Sequence[int]) -> list[int]:
+    """Order in which to place engine instances: largest TP first (less fragmentation)."""
+    return sorted(tps, reverse=True)
+
+
+def cluster_nodes(num_nodes: int, gpus_per_node: int, cpus_per_node: int) -> list[NodeSpec]:
+    return [NodeSpec(gpus_per_node, cpus_per_node) for _ in range(num_nodes)]

@@ -1,0 +1,61 @@
+"""Terminal output: the trial plan (dry run) and the summary table of a sweep."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator.cluster import planned_nodes
+from orchestrator.config.schema import ExperimentConfig
+from orchestrator.placement import plan_for
+from orchestrator.results import ResultsStore
+from orchestrator.trial import Trial
+
+SUMMARY_COLUMNS = (
+    ("ttft_p50_ms", "TTFT p50 ms"),
+    ("ttft_p99_ms", "TTFT p99 ms"),
+    ("tpot_p50_ms", "TPOT p50 ms"),
+    ("itl_p99_ms", "ITL p99 ms"),
+    ("e2e_p50_ms", "E2E p50 ms"),
+    ("request_throughput", "req/s"),
+    ("output_token_throughput", "out tok/s"),
+)
+
+
+def print_plan(console: Console, cfg: ExperimentConfig, trials: Sequence[Trial]) -> None:
+    nodes = planned_nodes(cfg.resources)
+    table = Table(title=f"{cfg.name}: {len(trials)} trial(s) (dry run: nothing started)")
+    for col in ("trial", "engine", "tp", "bundles", "strategy", "workload"):
+        table.add_column(col)
+    for t in trials:
+        plan = plan_for(t.tp, cfg.engine.cpus, nodes)
+        bundles = ", ".join(f"{{GPU: {b['GPU']:g}, CPU: {b['CPU']:g}}}" for b in plan.bundles)
+        table.add_row(t.trial_id, t.engine.name, str(t.tp), bundles, plan.strategy, t.point.label())
+    console.print(table)
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, int | float) and not math.isnan(float(v)):
+        return f"{float(v):.2f}"
+    return "-"
+
+
+def print_summary(console: Console, store: ResultsStore, trials: Sequence[Trial]) -> None:
+    table = Table(title=f"sweep {store.sweep_id}")
+    for col in ("trial", "tp", "workload", "status", *(label for _, label in SUMMARY_COLUMNS)):
+        table.add_column(col)
+    for t in trials:
+        r = store.read(t.trial_id)
+        if r is None:
+            table.add_row(t.trial_id, str(t.tp), t.point.label(), "PENDING", *("-" for _ in SUMMARY_COLUMNS))
+            continue
+        status = r["status"] if not r.get("reason") else f"{r['status']}({r['reason']})"
+        if r["status"] != "DONE":  # a failed trial shows no numbers, never zeros
+            cells = ["-" for _ in SUMMARY_COLUMNS]
+        else:
+            cells = [_fmt(r["metrics"].get(key)) for key, _ in SUMMARY_COLUMNS]
+        table.add_row(t.trial_id, str(t.tp), t.point.label(), status, *cells)
+    console.print(table)

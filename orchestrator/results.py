@@ -1,0 +1,135 @@
+"""The local results store: the source of truth for resume, reports and MLflow sync.
+
+Layout: ``<results_dir>/<sweep_id>/sweep.json`` and ``trials/<trial_id>/`` holding ``result.json``
+(status, reason, metrics, engine info), ``config.yaml`` (resolved trial config), ``requests.parquet``
+(per-request records) and ``engine.log``. Each trial directory is written to a temporary name and
+renamed into place, so a crash loses at most the running trial.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from orchestrator.trial import FailureReason, Status, Trial, TrialResult
+
+
+class ResultsStore:
+    def __init__(self, root: Path, sweep_id: str) -> None:
+        self.root = Path(root)
+        self.sweep_id = sweep_id
+        self.sweep_dir = self.root / sweep_id
+        self.trials_dir = self.sweep_dir / "trials"
+
+    def init_sweep(self, meta: dict[str, Any]) -> None:
+        """Create the sweep directory; keep the first metadata, add run history."""
+        self.trials_dir.mkdir(parents=True, exist_ok=True)
+        path = self.sweep_dir / "sweep.json"
+        existing = json.loads(path.read_text()) if path.exists() else {}
+        merged = {
+            **meta,
+            **{k: v for k, v in existing.items() if k in ("created_at", "mlflow_parent_run_id")},
+        }
+        _atomic_write(path, json.dumps(merged, indent=2, default=str))
+
+    def sweep_meta(self) -> dict[str, Any]:
+        path = self.sweep_dir / "sweep.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def update_sweep_meta(self, **updates: Any) -> None:
+        meta = {**self.sweep_meta(), **updates}
+        _atomic_write(self.sweep_dir / "sweep.json", json.dumps(meta, indent=2, default=str))
+
+    def trial_dir(self, trial_id: str) -> Path:
+        return self.trials_dir / trial_id
+
+    def write(self, trial: Trial, result: TrialResult) -> Path:
+        """Write one finished trial atomically (replacing an earlier attempt)."""
+        self.trials_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{trial.trial_id}-", dir=self.trials_dir))
+        try:
+            summary = {
+                "trial_id": trial.trial_id,
+                "group_id": trial.group_id,
+                "name": trial.name,
+                "tp": trial.tp,
+                "status": str(result.status),
+                "reason": str(result.reason) if result.reason else None,
+                "message": result.message,
+                "metrics": result.metrics,
+                "engine_info": result.engine_info,
+                "started_at": result.started_at,
+                "ended_at": result.ended_at,
+            }
+            (tmp / "result.json").write_text(json.dumps(summary, indent=2, default=str))
+            (tmp / "config.yaml").write_text(yaml.safe_dump(trial.resolved(), sort_keys=True))
+            if result.engine_log:
+                (tmp / "engine.log").write_text(result.engine_log)
+            if result.records:
+                pd.DataFrame(result.records).to_parquet(tmp / "requests.parquet", index=False)
+            final = self.trial_dir(trial.trial_id)
+            if final.exists():
+                shutil.rmtree(final)
+            os.rename(tmp, final)
+            return final
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def read(self, trial_id: str) -> dict[str, Any] | None:
+        path = self.trial_dir(trial_id) / "result.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def all_results(self) -> list[dict[str, Any]]:
+        if not self.trials_dir.exists():
+            return []
+        out = []
+        for d in sorted(self.trials_dir.iterdir()):
+            if d.is_dir() and not d.name.startswith(".") and (d / "result.json").exists():
+                out.append(json.loads((d / "result.json").read_text()))
+        return out
+
+    def done_ids(self) -> set[str]:
+        return {r["trial_id"] for r in self.all_results() if r["status"] == Status.DONE}
+
+    def requests(self, trial_id: str) -> pd.DataFrame:
+        path = self.trial_dir(trial_id) / "requests.parquet"
+        return pd.read_parquet(path) if path.exists() else pd.DataFrame()
+
+
+def result_from_dict(d: dict[str, Any]) -> TrialResult:
+    return TrialResult(
+        trial_id=d["trial_id"],
+        status=Status(d["status"]),
+        reason=FailureReason(d["reason"]) if d.get("reason") else None,
+        message=d.get("message", ""),
+        metrics=d.get("metrics", {}),
+        engine_info=d.get("engine_info", {}),
+        started_at=d.get("started_at", 0.0),
+        ended_at=d.get("ended_at", 0.0),
+    )
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def trial_summary_row(trial: Trial, result: TrialResult) -> dict[str, Any]:
+    return {
+        "trial_id": trial.trial_id,
+        "name": trial.name,
+        **asdict(trial.point),
+        "status": str(result.status),
+    }

@@ -1,0 +1,168 @@
+"""Run one engine instance and its workload points. Plain Python: the Ray actor wraps it.
+
+Lifecycle: resolve the model on this node → start the engine process (own group, log file) →
+wait for readiness → for each workload point: build exact-length prompts, drive the load, compute
+metrics → stop the engine. Failures become FAILED results with the engine log, never zeros.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engines.base import Engine, LaunchSpec, get_engine
+from engines.process import ManagedProcess, classify_failure, free_port, tail
+from engines.tiny_model import ensure_tiny_model
+from orchestrator.config.schema import EngineConfig, ModelConfig
+from orchestrator.trial import FailureReason, Status, Trial, TrialResult
+from workloads.datasets import random_prompts
+from workloads.driver import build_payloads, run_concurrency_sync
+from workloads.metrics import summarize
+
+MAX_LOG_BYTES = 2_000_000
+
+
+def resolve_model_path(model: ModelConfig) -> str:
+    """``tiny`` → the locally built test model on this node; anything else as given."""
+    return str(ensure_tiny_model()) if model.path == "tiny" else model.path
+
+
+@dataclass
+class EngineRunner:
+    engine_cfg: EngineConfig
+    model: ModelConfig
+    tp: int
+    device: str
+    work_dir: Path
+    host: str = "127.0.0.1"
+    engine: Engine = field(init=False)
+    spec: LaunchSpec | None = field(default=None, init=False)
+    process: ManagedProcess | None = field(default=None, init=False)
+    info: dict[str, Any] = field(default_factory=dict, init=False)
+    _tokenizer: Any = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.engine = get_engine(self.engine_cfg.name)
+
+    @property
+    def log_path(self) -> Path:
+        return self.work_dir / "engine.log"
+
+    def start(self, gpu_ids: list[str]) -> dict[str, Any]:
+        """Start the engine and wait until it serves the model; raises EngineError."""
+        model_path = resolve_model_path(self.model)
+        engine_tp = 1 if self.device == "cpu" else self.tp
+        self.spec = LaunchSpec(
+            model_path=model_path,
+            served_name=self.model.name,
+            tp=engine_tp,
+            host=self.host,
+            port=free_port(self.host),
+            device=self.device,
+            gpu_ids=tuple(gpu_ids),
+        )
+        argv = self.engine.command(self.engine_cfg, self.model, self.spec)
+        env = {**os.environ, **self.engine.env(self.engine_cfg, self.spec)}
+        self.process = ManagedProcess(argv, self.log_path, env=env)
+        t0 = time.monotonic()
+        self.process.start()
+        spec = self.spec
+        self.process.wait_ready(lambda: self.engine.ready(spec), self.engine_cfg.startup_timeout_s)
+        self.info = {
+            "engine": self.engine.name,
+            "engine_version": self.engine.version(spec),
+            "engine_tp": engine_tp,
+            "placement_tp": self.tp,
+            "gpu_ids": list(gpu_ids),
+            "device": self.device,
+            "startup_s": round(time.monotonic() - t0, 3),
+            "base_url": spec.base_url,
+            "pgid": self.process.pid,
+            "command": argv,
+        }
+        return self.info
+
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            assert self.spec is not None
+            self._tokenizer = AutoTokenizer.from_pretrained(self.spec.model_path)
+        return self._tokenizer
+
+    def run_point(self, trial: Trial) -> TrialResult:
+        """Drive one workload point against the running engine."""
+        started = time.time()
+        assert self.spec is not None and self.process is not None
+        p = trial.point
+        tok = self.tokenizer()
+        rng = np.random.default_rng(p.seed)
+        prompts = random_prompts(tok, p.num_requests + p.warmup_requests, p.input_len, rng)
+        payloads = build_payloads(
+            self.spec.served_name, prompts, p.output_len, api=p.api, ignore_eos=p.ignore_eos,
+            temperature=p.temperature,
+        )  # fmt: skip
+        records = run_concurrency_sync(
+            self.engine.completions_url(self.spec, p.api),
+            payloads,
+            concurrency=p.concurrency,
+            timeout_s=p.timeout_s,
+            api=p.api,
+            count_tokens=lambda text: len(tok(text, add_special_tokens=False)["input_ids"]),
+            warmup=p.warmup_requests,
+            input_tokens=[pr.input_tokens for pr in prompts],
+        )
+        metrics = summarize(records, slo=dict(p.slo), max_error_rate=p.max_error_rate)
+        result = TrialResult(
+            trial_id=trial.trial_id,
+            status=Status.DONE,
+            metrics={k: float(v) for k, v in metrics.items()},
+            records=[r.to_dict() for r in records],
+            engine_info=dict(self.info),
+            started_at=started,
+        )
+        if not self.process.alive():
+            text = tail(self.log_path, 400)
+            result.status = Status.FAILED
+            result.reason = FailureReason(classify_failure(text, self.process.returncode))
+            result.message = "engine died during the workload"
+        elif not metrics.get("valid", True):
+            result.status = Status.FAILED
+            result.reason = FailureReason.REQUEST_ERRORS
+            result.message = (
+                f"error rate {metrics.get('error_rate', 0):.2%} > workload.max_error_rate "
+                f"or the client fell behind (send delay p99 {metrics.get('send_delay_p99_ms', 0):.1f} ms)"
+            )
+        result.ended_at = time.time()
+        return result
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+    def log_text(self) -> str:
+        try:
+            data = self.log_path.read_bytes()
+        except FileNotFoundError:
+            return ""
+        return data[-MAX_LOG_BYTES:].decode("utf-8", "replace")
+
+
+def failed_result(trial: Trial, exc: BaseException, log_text: str = "") -> TrialResult:
+    """A FAILED result for a trial whose engine could not run it."""
+    reason = FailureReason(getattr(exc, "reason", FailureReason.ENGINE_CRASH.value))
+    now = time.time()
+    return TrialResult(
+        trial_id=trial.trial_id,
+        status=Status.FAILED,
+        reason=reason,
+        message=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+        engine_log=log_text,
+        started_at=now,
+        ended_at=now,
+    )

