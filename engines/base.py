@@ -7,11 +7,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Protocol
 
 from orchestrator.config.schema import EngineConfig, ModelConfig
 from orchestrator.errors import ConfigError
+from orchestrator.trial import Trial
 
 OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
@@ -39,8 +41,23 @@ class LaunchSpec:
         return f"http://{self.host}:{self.port}"
 
 
+@dataclass(frozen=True)
+class BatchSpec:
+    """Where one batch-engine trial runs: its own directory, GPUs and metrics file."""
+
+    model_path: str
+    tp: int
+    device: str
+    work_dir: Path
+    gpu_ids: tuple[str, ...] = ()
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.work_dir / "metrics.jsonl"
+
+
 class Engine(Protocol):
-    """What the runner needs from an engine kind."""
+    """A server engine: started once per engine instance, then driven by the load generator."""
 
     name: str
 
@@ -55,6 +72,28 @@ class Engine(Protocol):
     def metrics_url(self, spec: LaunchSpec) -> str | None: ...
 
     def version(self, spec: LaunchSpec) -> str: ...
+
+
+class BatchEngine(Protocol):
+    """A batch engine (``kind = "batch"``): one process per trial that prints or writes its metrics."""
+
+    name: str
+    kind: str
+
+    def trial_command(
+        self, cfg: EngineConfig, model: ModelConfig, trial: Trial, spec: BatchSpec
+    ) -> list[str]: ...
+
+    def env(self, cfg: EngineConfig, spec: BatchSpec) -> dict[str, str]: ...
+
+    def parse_metrics(self, trial: Trial, spec: BatchSpec, log_text: str) -> dict[str, float]: ...
+
+
+AnyEngine = Engine | BatchEngine
+
+
+def is_batch(engine: object) -> bool:
+    return getattr(engine, "kind", "server") == "batch"
 
 
 def http_get(url: str, timeout_s: float = 2.0) -> tuple[int, bytes]:
@@ -83,15 +122,16 @@ def openai_ready(spec: LaunchSpec) -> bool:
     return spec.served_name in ids
 
 
-def registry() -> Mapping[str, Engine]:
+def registry() -> Mapping[str, AnyEngine]:
     """Every engine kind by name (built on call: no import-time singletons)."""
+    from engines.command import CommandEngine
     from engines.vllm import VLLMEngine
 
-    engines: list[Engine] = [VLLMEngine()]
+    engines: list[AnyEngine] = [VLLMEngine(), CommandEngine()]
     return MappingProxyType({e.name: e for e in engines})
 
 
-def get_engine(name: str) -> Engine:
+def get_engine(name: str) -> AnyEngine:
     engines = registry()
     if name not in engines:
         raise ConfigError("engine.name", f"unknown engine '{name}'", sorted(engines))

@@ -144,6 +144,17 @@ class ManagedProcess:
                 )
             time.sleep(interval_s)
 
+    def wait_exit(self, timeout_s: float, interval_s: float = 0.1) -> int | None:
+        """Wait for the command to exit; its exit code, or None if still running at the timeout."""
+        deadline = time.monotonic() + timeout_s
+        while self.alive():
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(interval_s)
+        _wait_group(self.pgid or 0, 2.0)  # the watchdog writes the code and exits right after
+        code = self.returncode
+        return code if code is not None else -9
+
     def stop(self) -> int | None:
         """SIGTERM the group, wait ``term_grace_s``, then SIGKILL it. Returns the exit code."""
         if self.pgid is None:

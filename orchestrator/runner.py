@@ -11,13 +11,14 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from engines.base import Engine, LaunchSpec, get_engine
+from engines.base import AnyEngine, BatchEngine, BatchSpec, Engine, LaunchSpec, get_engine, is_batch
 from engines.process import ManagedProcess, classify_failure, free_port, tail
 from engines.tiny_model import ensure_tiny_model
+from orchestrator.batch import run_batch_trial
 from orchestrator.config.schema import EngineConfig, ModelConfig
 from orchestrator.trial import FailureReason, Status, Trial, TrialResult
 from workloads.datasets import random_prompts
@@ -40,7 +41,8 @@ class EngineRunner:
     device: str
     work_dir: Path
     host: str = "127.0.0.1"
-    engine: Engine = field(init=False)
+    engine: AnyEngine = field(init=False)
+    batch_spec: BatchSpec | None = field(default=None, init=False)
     spec: LaunchSpec | None = field(default=None, init=False)
     process: ManagedProcess | None = field(default=None, init=False)
     info: dict[str, Any] = field(default_factory=dict, init=False)
@@ -48,6 +50,9 @@ class EngineRunner:
 
     def __post_init__(self) -> None:
         self.engine = get_engine(self.engine_cfg.name)
+
+    def _server(self) -> Engine:
+        return cast(Engine, self.engine)
 
     @property
     def log_path(self) -> Path:
@@ -57,6 +62,10 @@ class EngineRunner:
         """Start the engine and wait until it serves the model; raises EngineError."""
         model_path = resolve_model_path(self.model)
         engine_tp = 1 if self.device == "cpu" else self.tp
+        if is_batch(self.engine):  # one process per trial, started by run_point
+            self.batch_spec = BatchSpec(model_path, self.tp, self.device, self.work_dir, tuple(gpu_ids))
+            self.info = {"engine": self.engine.name, "gpu_ids": list(gpu_ids), "device": self.device}
+            return self.info
         self.spec = LaunchSpec(
             model_path=model_path,
             served_name=self.model.name,
@@ -66,16 +75,16 @@ class EngineRunner:
             device=self.device,
             gpu_ids=tuple(gpu_ids),
         )
-        argv = self.engine.command(self.engine_cfg, self.model, self.spec)
-        env = {**os.environ, **self.engine.env(self.engine_cfg, self.spec)}
+        argv = self._server().command(self.engine_cfg, self.model, self.spec)
+        env = {**os.environ, **self._server().env(self.engine_cfg, self.spec)}
         self.process = ManagedProcess(argv, self.log_path, env=env)
         t0 = time.monotonic()
         self.process.start()
         spec = self.spec
-        self.process.wait_ready(lambda: self.engine.ready(spec), self.engine_cfg.startup_timeout_s)
+        self.process.wait_ready(lambda: self._server().ready(spec), self.engine_cfg.startup_timeout_s)
         self.info = {
             "engine": self.engine.name,
-            "engine_version": self.engine.version(spec),
+            "engine_version": self._server().version(spec),
             "engine_tp": engine_tp,
             "placement_tp": self.tp,
             "gpu_ids": list(gpu_ids),
@@ -96,7 +105,13 @@ class EngineRunner:
         return self._tokenizer
 
     def run_point(self, trial: Trial) -> TrialResult:
-        """Drive one workload point against the running engine."""
+        """Drive one workload point against the running engine (or run one batch-engine trial)."""
+        if is_batch(self.engine):
+            assert self.batch_spec is not None
+            batch_engine = cast(BatchEngine, self.engine)
+            result = run_batch_trial(batch_engine, self.engine_cfg, self.model, trial, self.batch_spec)
+            result.engine_info = {**self.info, **result.engine_info}
+            return result
         started = time.time()
         assert self.spec is not None and self.process is not None
         p = trial.point
@@ -108,7 +123,7 @@ class EngineRunner:
             temperature=p.temperature,
         )  # fmt: skip
         records = run_concurrency_sync(
-            self.engine.completions_url(self.spec, p.api),
+            self._server().completions_url(self.spec, p.api),
             payloads,
             concurrency=p.concurrency,
             timeout_s=p.timeout_s,

@@ -53,7 +53,7 @@ class EngineActor:
         except Exception as exc:  # a bug or bad input in one point must not kill the sweep
             result = failed_result(trial, exc)
             result.engine_info = dict(self.runner.info)
-        result.engine_log = self.runner.log_text()
+        result.engine_log = result.engine_log or self.runner.log_text()
         return result
 
     def stop(self) -> str:

@@ -23,6 +23,11 @@ def validate(cfg: ExperimentConfig, engine_names: Iterable[str], nodes: Sequence
     engines = sorted(engine_names)
     if cfg.engine.name not in engines:
         raise ConfigError("engine.name", f"unknown engine '{cfg.engine.name}'", engines)
+    if cfg.engine.name == "command":
+        from engines.command import check_template
+
+        check_template(cfg.engine.command)
+    _positive("engine.trial_timeout_s", cfg.engine.trial_timeout_s)
     w, r = cfg.workload, cfg.resources
     _one_of("workload.name", w.name, WORKLOADS)
     _one_of("workload.api", w.api, APIS)
