@@ -44,6 +44,7 @@ class RayCluster:
     started_local: bool = False
     temp_dir: str | None = None
     _cluster: Any = field(default=None, repr=False)
+    _saved_tmpdir: str | None = field(default=None, repr=False)
 
     def open(self) -> RayCluster:
         import ray
@@ -59,18 +60,30 @@ class RayCluster:
             "num_gpus": gpus,
             "object_store_memory": self.resources.object_store_mb * 1024 * 1024,
         }
+        loopback = {"node_ip_address": "127.0.0.1"}
         self.started_local = True
         if self.resources.num_nodes == 1:
-            ray.init(address="local", include_dashboard=False, _temp_dir=self.temp_dir, **node_args, **common)
+            ray.init(
+                address="local",
+                include_dashboard=False,
+                _temp_dir=self.temp_dir,
+                _node_ip_address="127.0.0.1",
+                **node_args,
+                **common,
+            )
             return self
         from ray.cluster_utils import Cluster
 
+        # Simulated multi-node cluster: every node shares this machine; Ray's default temp dir
+        # (and its "current cluster" address file) is pointed at the private dir for its lifetime.
+        os.makedirs(os.path.join(self.temp_dir, "ray"), exist_ok=True)
+        self._saved_tmpdir = os.environ.get("RAY_TMPDIR")
+        os.environ["RAY_TMPDIR"] = self.temp_dir
         self._cluster = Cluster(
-            initialize_head=True,
-            head_node_args={**node_args, "include_dashboard": False, "temp_dir": self.temp_dir},
+            initialize_head=True, head_node_args={**node_args, **loopback, "include_dashboard": False}
         )
         for _ in range(self.resources.num_nodes - 1):
-            self._cluster.add_node(**node_args)
+            self._cluster.add_node(**node_args, **loopback)
         self._cluster.wait_for_nodes()
         ray.init(address=self._cluster.address, **common)
         return self
@@ -93,5 +106,9 @@ class RayCluster:
         if self._cluster is not None:
             self._cluster.shutdown()
             self._cluster = None
+            if self._saved_tmpdir is None:
+                os.environ.pop("RAY_TMPDIR", None)
+            else:
+                os.environ["RAY_TMPDIR"] = self._saved_tmpdir
         if self.started_local and self.temp_dir and not self.ray_cfg.temp_dir:
             shutil.rmtree(self.temp_dir, ignore_errors=True)

@@ -1,74 +1,61 @@
-"""Ray scheduling: one placement group + one engine actor per engine instance.
+"""Ray scheduling: one placement group + one engine actor per engine instance, packed on the cluster.
 
 Each engine instance (trials sharing engine × model × TP × engine args) gets a named placement group
-with the bundles from ``placement.plan_for`` and an ``EngineActor`` holding exactly ``tp`` GPUs. The
-actor starts the engine with ``CUDA_VISIBLE_DEVICES`` from ``ray.get_gpu_ids()`` and runs the group's
-workload points one after another. Groups run concurrently up to ``ray.max_concurrent_engines``,
-largest TP first. Placement groups and actors are always removed in ``finally``.
+with the bundles from ``placement.plan_for`` and an ``EngineActor`` holding exactly its bundle's GPUs
+(``CUDA_VISIBLE_DEVICES`` from ``ray.get_gpu_ids()``); a TP group spanning nodes also holds the other
+bundles with ``GpuHolder`` actors. Instances start as capacity frees up, largest TP first with
+backfill (``capacity.pick_next``), at most ``ray.max_concurrent_engines`` at once; the workload points
+of one instance run one after another. A lost actor or node retries the instance's remaining trials on
+fresh resources up to ``ray.max_retries``, then records them FAILED. Placement groups and actors are
+always removed in ``finally``.
 """
 
 from __future__ import annotations
 
-import socket
 import tempfile
-from collections import deque
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import ray
-from ray.util.placement_group import PlacementGroup, placement_group, remove_placement_group
+from ray.util.placement_group import (
+    PlacementGroup,
+    placement_group,
+    placement_group_table,
+    remove_placement_group,
+)
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
+from orchestrator.capacity import Capacity, pick_next
 from orchestrator.config.schema import ExperimentConfig
+from orchestrator.engine_actor import EngineActor, GpuHolder
 from orchestrator.grid import group_by_engine
-from orchestrator.placement import NodeSpec, plan_for
-from orchestrator.runner import EngineRunner, failed_result
-from orchestrator.trial import FailureReason, Status, Trial, TrialResult
+from orchestrator.placement import NodeSpec, PlacementPlan, plan_for
+from orchestrator.runner import failed_result
+from orchestrator.trial import FailureReason, Trial, TrialResult
 
 OnResult = Callable[[Trial, TrialResult], None]
 
 
-class EngineActor:
-    """Holds ``tp`` GPUs; runs one engine instance and its workload points (one call at a time)."""
-
-    def __init__(self, trial: Trial, device: str, work_dir: str) -> None:
-        self.runner = EngineRunner(trial.engine, trial.model, trial.tp, device, Path(work_dir))
-
-    def start(self) -> dict[str, Any]:
-        gpu_ids = [str(g) for g in ray.get_gpu_ids()]
-        try:
-            info = self.runner.start(gpu_ids)
-        except Exception as exc:  # reported to the driver as a record, with the log
-            reason = getattr(exc, "reason", FailureReason.ENGINE_CRASH.value)
-            self.runner.stop()
-            return {"ok": False, "reason": reason, "message": str(exc), "log": self.runner.log_text()}
-        info.update(node_id=ray.get_runtime_context().get_node_id(), hostname=socket.gethostname())
-        return {"ok": True, "info": info}
-
-    def run_point(self, trial: Trial) -> TrialResult:
-        try:
-            result = self.runner.run_point(trial)
-        except Exception as exc:  # a bug or bad input in one point must not kill the sweep
-            result = failed_result(trial, exc)
-            result.engine_info = dict(self.runner.info)
-        result.engine_log = result.engine_log or self.runner.log_text()
-        return result
-
-    def stop(self) -> str:
-        self.runner.stop()
-        return self.runner.log_text()
-
-
 @dataclass
-class _Group:
+class Instance:
+    """One engine instance to run: its trials, placement plan and attempt number."""
+
     trials: list[Trial]
-    pg: PlacementGroup
+    plan: PlacementPlan
+    attempt: int = 0
+    pg: PlacementGroup | None = None
+    nodes: list[str] = field(default_factory=list)
     actor: Any = None
+    holders: list[Any] = field(default_factory=list)
     stage: str = "placing"  # placing → starting → running → stopping
-    queue: deque[Trial] = field(default_factory=deque)
+    queue: list[Trial] = field(default_factory=list)
     current: Trial | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    submitted_at: float = 0.0
+    released_at: float = 0.0
 
 
 class Scheduler:
@@ -82,116 +69,179 @@ class Scheduler:
         self.work_root = tempfile.mkdtemp(prefix=f"orch-{sweep_id}-")
         # max_concurrency=2: stop() can run while start() or run_point() is in progress (Ctrl-C)
         self._actor_cls = ray.remote(num_cpus=0, max_concurrency=2)(EngineActor)
-        self._active: dict[Any, _Group] = {}  # outstanding ObjectRef → its group
+        self._holder_cls = ray.remote(num_cpus=0)(GpuHolder)
+        self._active: dict[Any, Instance] = {}  # outstanding ObjectRef → its instance
+        self._live: list[Instance] = []
+        self.finished: list[Instance] = []  # for timing reports (benchmarks)
+        self.capacity = Capacity.from_nodes(_alive_nodes())
 
-    def instances(self, trials: Sequence[Trial]) -> list[list[Trial]]:
+    def instances(self, trials: Sequence[Trial]) -> list[Instance]:
         """Engine instances to launch, largest TP first; one per trial when reuse is off."""
         groups = list(group_by_engine(trials).values()) if self.cfg.engine.reuse else [[t] for t in trials]
-        return sorted(groups, key=lambda g: -g[0].tp)
+        out = [
+            Instance(g, plan_for(g[0].tp, self.cfg.engine.cpus, self.nodes), queue=list(g)) for g in groups
+        ]
+        return sorted(out, key=lambda i: -i.trials[0].tp)
 
     def run(self, trials: Sequence[Trial]) -> None:
-        pending = deque(self.instances(trials))
+        pending = self.instances(trials)
         try:
             while pending or self._active:
-                while pending and self._live_groups() < self.cfg.ray.max_concurrent_engines:
-                    self._place(pending.popleft())
+                while pending and len(self._live) < self.cfg.ray.max_concurrent_engines:
+                    index = pick_next([i.plan for i in pending], self.capacity)
+                    if index is None:
+                        break
+                    self._place(pending.pop(index))
+                if not self._active:  # nothing runs and nothing fits: the cluster lost capacity
+                    for inst in pending:
+                        self._fail(
+                            inst, "no capacity left on the cluster for this TP", FailureReason.NODE_LOST
+                        )
+                    pending.clear()
+                    break
                 ready, _ = ray.wait(list(self._active), num_returns=1)
-                self._advance(ready[0])
+                retry = self._advance(ready[0])
+                if retry is not None:
+                    pending.insert(0, retry)
+                    pending.sort(key=lambda i: -i.trials[0].tp)
         finally:
             self.shutdown()
 
-    def _live_groups(self) -> int:
-        return len({id(g) for g in self._active.values()})
+    def _place(self, inst: Instance) -> None:
+        guess = self.capacity.fit(inst.plan) or []
+        self.capacity.take(inst.plan, guess)
+        inst.nodes = guess
+        first = inst.trials[0]
+        name = f"orch-{self.sweep_id}-{first.trial_id}-{inst.attempt}"
+        inst.pg = placement_group(list(inst.plan.bundles), strategy=inst.plan.strategy, name=name)
+        inst.submitted_at = time.time()
+        self._live.append(inst)
+        self._active[inst.pg.ready()] = inst
 
-    def _place(self, trials: list[Trial]) -> None:
-        first = trials[0]
-        plan = plan_for(first.tp, self.cfg.engine.cpus, self.nodes)
-        pg = placement_group(
-            list(plan.bundles), strategy=plan.strategy, name=f"orch-{self.sweep_id}-{first.group_id}"
-        )
-        group = _Group(trials, pg, queue=deque(trials))
-        self._active[pg.ready()] = group
-
-    def _advance(self, ref: Any) -> None:
-        group = self._active.pop(ref)
+    def _advance(self, ref: Any) -> Instance | None:
+        """Move an instance one step on; returns an instance to retry, if any."""
+        inst = self._active.pop(ref)
         try:
             value = ray.get(ref)
         except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as exc:
-            self._fail_rest(group, exc, FailureReason.ENGINE_CRASH)
-            return
-        if group.stage == "placing":
-            first = group.trials[0]
-            strategy = PlacementGroupSchedulingStrategy(group.pg, placement_group_bundle_index=0)
-            work_dir = str(Path(self.work_root) / first.group_id)
-            group.actor = self._actor_cls.options(
-                num_gpus=plan_for(first.tp, 1, self.nodes).bundles[0]["GPU"],
-                scheduling_strategy=strategy,
-                name=f"orch-{self.sweep_id}-{first.group_id}",
-            ).remote(first, self.cfg.resources.device, work_dir)
-            group.stage = "starting"
-            self._active[group.actor.start.remote()] = group
-        elif group.stage == "starting":
+            return self._lost(inst, exc)
+        if inst.stage == "placing":
+            self._start_actor(inst)
+        elif inst.stage == "starting":
             if not value["ok"]:
-                exc = _StartFailure(value["message"], value["reason"])
-                for t in group.queue:
-                    self.on_result(t, failed_result(t, exc, value["log"]))
-                group.queue.clear()
-                self._release(group)
-                return
-            group.stage = "running"
-            self._next_point(group)
-        elif group.stage == "running":
-            assert group.current is not None
-            self.on_result(group.current, value)
-            self._next_point(group)
+                for t in inst.queue:
+                    self.on_result(
+                        t, failed_result(t, _Failure(value["message"], value["reason"]), value["log"])
+                    )
+                inst.queue.clear()
+                self._release(inst)
+                return None
+            inst.info = value["info"]
+            inst.stage = "running"
+            self._next_point(inst)
+        elif inst.stage == "running":
+            assert inst.current is not None
+            value.engine_info = {**inst.info, **value.engine_info, "attempt": inst.attempt}
+            self.on_result(inst.current, value)
+            self._next_point(inst)
         else:
-            self._release(group)
+            self._release(inst)
+        return None
 
-    def _next_point(self, group: _Group) -> None:
-        if group.queue:
-            group.current = group.queue.popleft()
-            self._active[group.actor.run_point.remote(group.current)] = group
+    def _start_actor(self, inst: Instance) -> None:
+        assert inst.pg is not None
+        actual = placement_group_table(inst.pg).get("bundles_to_node_id", {})
+        nodes = [actual.get(i, n) for i, n in enumerate(inst.nodes)]
+        self.capacity.release(inst.plan, inst.nodes)
+        self.capacity.take(inst.plan, nodes)
+        inst.nodes = nodes
+        first = inst.trials[0]
+        inst.holders = [
+            self._holder_cls.options(
+                num_gpus=b["GPU"], scheduling_strategy=PlacementGroupSchedulingStrategy(inst.pg, i)
+            ).remote()
+            for i, b in enumerate(inst.plan.bundles[1:], start=1)
+        ]
+        inst.actor = self._actor_cls.options(
+            num_gpus=inst.plan.bundles[0]["GPU"],
+            scheduling_strategy=PlacementGroupSchedulingStrategy(inst.pg, placement_group_bundle_index=0),
+        ).remote(
+            first, self.cfg.resources.device, str(Path(self.work_root) / f"{first.group_id}-{inst.attempt}")
+        )
+        inst.stage = "starting"
+        self._active[inst.actor.start.remote(inst.holders)] = inst
+
+    def _next_point(self, inst: Instance) -> None:
+        if inst.queue:
+            inst.current = inst.queue.pop(0)
+            self._active[inst.actor.run_point.remote(inst.current)] = inst
         else:
-            group.current = None
-            group.stage = "stopping"
-            self._active[group.actor.stop.remote()] = group
+            inst.current = None
+            inst.stage = "stopping"
+            self._active[inst.actor.stop.remote()] = inst
 
-    def _fail_rest(self, group: _Group, exc: BaseException, reason: FailureReason) -> None:
-        lost = [group.current] if group.current else []
-        for t in lost + list(group.queue):
-            result = failed_result(
-                t, _StartFailure(f"engine actor lost: {exc}".splitlines()[0], reason.value)
-            )
-            self.on_result(t, result)
-        group.queue.clear()
-        self._release(group)
+    def _lost(self, inst: Instance, exc: BaseException) -> Instance | None:
+        """The actor (or its node) died: retry the remaining trials on fresh resources, or fail them."""
+        alive = _alive_nodes()
+        dead = [n for n in inst.nodes if n not in alive]
+        for node in dead:
+            self.capacity.drop_node(node)
+        reason = FailureReason.NODE_LOST if dead else FailureReason.ENGINE_CRASH
+        remaining = ([inst.current] if inst.current else []) + inst.queue
+        inst.current, inst.queue = None, []
+        self._release(inst)
+        if not remaining:
+            return None
+        if inst.attempt < self.cfg.ray.max_retries:
+            plan = plan_for(remaining[0].tp, self.cfg.engine.cpus, self.nodes)
+            return Instance(remaining, plan, attempt=inst.attempt + 1, queue=list(remaining))
+        message = f"{reason.value} after {inst.attempt + 1} attempt(s): {str(exc).splitlines()[0]}"
+        for t in remaining:
+            self.on_result(t, failed_result(t, _Failure(message, reason.value)))
+        return None
 
-    def _release(self, group: _Group) -> None:
-        if group.actor is not None:
-            ray.kill(group.actor, no_restart=True)
-            group.actor = None
-        remove_placement_group(group.pg)
+    def _fail(self, inst: Instance, message: str, reason: FailureReason) -> None:
+        for t in inst.queue:
+            self.on_result(t, failed_result(t, _Failure(message, reason.value)))
+
+    def _release(self, inst: Instance) -> None:
+        for handle in [inst.actor, *inst.holders]:
+            if handle is not None:
+                ray.kill(handle, no_restart=True)
+        inst.actor, inst.holders = None, []
+        if inst.pg is not None:
+            remove_placement_group(inst.pg)
+            inst.pg = None
+            self.capacity.release(inst.plan, inst.nodes)
+        inst.released_at = time.time()
+        if inst in self._live:
+            self._live.remove(inst)
+            self.finished.append(inst)
 
     def shutdown(self, grace_s: float = 30.0) -> None:
         """Stop every engine (gracefully, then by force) and remove every placement group."""
-        groups = {id(g): g for g in self._active.values()}.values()
+        live = list(self._live)
         self._active.clear()
-        stops = [g.actor.stop.remote() for g in groups if g.actor is not None]
+        stops = [i.actor.stop.remote() for i in live if i.actor is not None]
         if stops:
             ray.wait(stops, num_returns=len(stops), timeout=grace_s)
-        for g in groups:
-            if g.current is not None:
-                self.on_result(g.current, _interrupted(g.current))
-            self._release(g)
+        for inst in live:
+            if inst.current is not None:
+                self.on_result(
+                    inst.current, failed_result(inst.current, _Failure("interrupted", "interrupted"))
+                )
+            self._release(inst)
 
 
-class _StartFailure(Exception):
+class _Failure(Exception):
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
 
 
-def _interrupted(trial: Trial) -> TrialResult:
-    result = failed_result(trial, _StartFailure("interrupted: the orchestrator was stopped", "interrupted"))
-    result.status = Status.FAILED
-    return result
+def _alive_nodes() -> dict[str, tuple[float, float]]:
+    return {
+        n["NodeID"]: (float(n["Resources"].get("GPU", 0)), float(n["Resources"].get("CPU", 0)))
+        for n in ray.nodes()
+        if n.get("Alive")
+    }

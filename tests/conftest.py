@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,8 +12,6 @@ import psutil
 import pytest
 
 from orchestrator.tracking import MLflowServer
-
-SERVICE_PATTERNS = ("vllm.entrypoints", "engines.watchdog", "raylet", "gcs_server", "mlflow", "ray::")
 
 
 @pytest.fixture(scope="session")
@@ -23,40 +22,42 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MLflowSe
     server.stop()
 
 
-def service_processes(since: float, exclude: set[int] = frozenset()) -> list[str]:  # type: ignore[assignment]
-    """Processes matching our services started after ``since`` (excluding ``exclude`` pids)."""
+def tagged_env(tag: str) -> dict[str, str]:
+    """Environment for a subprocess under test: every process it starts inherits the tag."""
+    return {**os.environ, "ORCH_TEST_TAG": tag}
+
+
+def tagged_processes(tag: str) -> list[str]:
+    """Live processes (ours: Ray, engines, watchdogs, MLflow) that carry ``ORCH_TEST_TAG=tag``."""
+    needle = f"ORCH_TEST_TAG={tag}".encode()
     found = []
-    for p in psutil.process_iter(["pid", "cmdline", "create_time", "status"]):
-        try:
-            if p.info["pid"] in exclude or p.info["create_time"] < since or p.info["pid"] == os.getpid():
-                continue
-            if p.info["status"] == psutil.STATUS_ZOMBIE:
-                continue
-            cmd = " ".join(p.info["cmdline"] or [])
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
+    for p in psutil.process_iter(["pid", "status"]):
+        if p.info["pid"] == os.getpid() or p.info["status"] == psutil.STATUS_ZOMBIE:
             continue
-        if any(pat in cmd for pat in SERVICE_PATTERNS):
-            found.append(f"{p.info['pid']}: {cmd[:160]}")
+        try:
+            with open(f"/proc/{p.info['pid']}/environ", "rb") as f:
+                if needle not in f.read().split(b"\0"):
+                    continue
+            cmd = " ".join(p.cmdline())
+        except (OSError, psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        found.append(f"{p.info['pid']}: {cmd[:160]}")
     return found
 
 
-def wait_no_services(since: float, exclude: set[int], timeout_s: float = 30.0) -> list[str]:
+def wait_no_tagged(tag: str, timeout_s: float = 30.0) -> list[str]:
+    """Wait until no process carries the tag; returns what is left (empty when clean)."""
     deadline = time.monotonic() + timeout_s
-    left = service_processes(since, exclude)
+    left = tagged_processes(tag)
     while left and time.monotonic() < deadline:
         time.sleep(1)
-        left = service_processes(since, exclude)
+        left = tagged_processes(tag)
     return left
 
 
-def tree_pids(pid: int | None) -> set[int]:
-    if pid is None:
-        return set()
-    try:
-        proc = psutil.Process(pid)
-        return {pid, *(c.pid for c in proc.children(recursive=True))}
-    except psutil.NoSuchProcess:
-        return set()
+@pytest.fixture
+def tag() -> str:
+    return uuid.uuid4().hex
 
 
 @pytest.fixture

@@ -90,6 +90,7 @@ class RayConfig:
     temp_dir: str | None = None
     namespace: str = "llm-orchestrator"
     max_concurrent_engines: int = 1
+    max_retries: int = 1  # an instance whose actor or node died is retried this often on fresh resources
 
 
 @dataclass

@@ -13,15 +13,16 @@ import psutil
 import pytest
 
 from orchestrator.results import ResultsStore
-from tests.conftest import tree_pids, wait_no_services
+from tests.conftest import tagged_env, wait_no_tagged
 from tests.integration.mlflow_rest import sweep_runs
 
 pytestmark = pytest.mark.integration
 
 
-def orchestrate(*overrides: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+def orchestrate(*overrides: str, tag: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "orchestrator", *overrides],
+        env=tagged_env(tag),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -29,15 +30,14 @@ def orchestrate(*overrides: str, timeout: float = 900) -> subprocess.CompletedPr
     )
 
 
-def test_smoke_end_to_end_and_resume(mlflow_server, results_dir: Path) -> None:  # type: ignore[no-untyped-def]
-    t0 = time.time()
+def test_smoke_end_to_end_and_resume(mlflow_server, results_dir: Path, tag: str) -> None:  # type: ignore[no-untyped-def]
     args = (
         f"results_dir={results_dir}",
         "sweep_id=it-smoke",
         f"tracking.uri={mlflow_server.uri}",
         "tracking.experiment=it-smoke",
     )
-    proc = orchestrate(*args)
+    proc = orchestrate(*args, tag=tag)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "sweep it-smoke" in proc.stdout
 
@@ -68,10 +68,10 @@ def test_smoke_end_to_end_and_resume(mlflow_server, results_dir: Path) -> None: 
         assert len(r["engine_info"]["gpu_ids"]) == r["tp"]
         assert (store.trial_dir(r["trial_id"]) / "engine.log").stat().st_size > 0
 
-    assert wait_no_services(t0, tree_pids(mlflow_server.process.pid)) == []
+    assert wait_no_tagged(tag) == []
 
     # Rerun with the same sweep id: every trial is DONE, nothing runs, nothing is duplicated.
-    again = orchestrate(*args, timeout=300)
+    again = orchestrate(*args, tag=tag, timeout=300)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "4 trial(s) already DONE, 0 to run" in again.stdout
     parent2, children2 = sweep_runs(mlflow_server.uri, "it-smoke", "it-smoke")
@@ -79,8 +79,7 @@ def test_smoke_end_to_end_and_resume(mlflow_server, results_dir: Path) -> None: 
     assert sorted(c["info"]["run_id"] for c in children2) == sorted(c["info"]["run_id"] for c in children)
 
 
-def test_failed_engine_is_recorded_as_failed_with_log(mlflow_server, results_dir: Path) -> None:  # type: ignore[no-untyped-def]
-    t0 = time.time()
+def test_failed_engine_is_recorded_as_failed_with_log(mlflow_server, results_dir: Path, tag: str) -> None:  # type: ignore[no-untyped-def]
     proc = orchestrate(
         f"results_dir={results_dir}",
         "sweep_id=it-bad-engine",
@@ -89,6 +88,7 @@ def test_failed_engine_is_recorded_as_failed_with_log(mlflow_server, results_dir
         "engine.tp=[1]",
         "workload.concurrency=[1,2]",
         "engine.extra_args=[--no-such-flag]",
+        tag=tag,
     )
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     store = ResultsStore(results_dir, "it-bad-engine")
@@ -104,12 +104,12 @@ def test_failed_engine_is_recorded_as_failed_with_log(mlflow_server, results_dir
     assert all(
         c["info"]["status"] == "FAILED" and c["tags"]["failure_reason"] == "bad_config" for c in children
     )
-    assert wait_no_services(t0, tree_pids(mlflow_server.process.pid)) == []
+    assert wait_no_tagged(tag) == []
 
 
-def test_ctrl_c_stops_every_process(results_dir: Path) -> None:
-    """SIGINT mid-run (own MLflow server, own Ray, a running engine): nothing survives."""
+def test_ctrl_c_stops_every_process(results_dir: Path, tag: str) -> None:
     t0 = time.time()
+    """SIGINT mid-run (own MLflow server, own Ray, a running engine): nothing survives."""
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -122,6 +122,7 @@ def test_ctrl_c_stops_every_process(results_dir: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env=tagged_env(tag),
     )
     try:
         deadline = time.monotonic() + 300
@@ -136,7 +137,7 @@ def test_ctrl_c_stops_every_process(results_dir: Path) -> None:
             proc.kill()
     assert proc.returncode == 130, out[-3000:]
     assert "interrupted" in out
-    assert wait_no_services(t0, set()) == []
+    assert wait_no_tagged(tag) == []
 
 
 def _engine_running(since: float) -> bool:

@@ -1,0 +1,74 @@
+"""The driver's model of free cluster capacity (pure): which engine instance can start now.
+
+Groups are tried largest TP first; a smaller one may backfill GPUs that the next large one cannot
+use yet. Capacity is reserved on submission with a first-fit guess and corrected to the nodes Ray
+actually chose once the placement group is ready.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from orchestrator.placement import PlacementPlan
+
+
+@dataclass
+class Capacity:
+    """Free GPUs and CPUs per node id."""
+
+    gpus: dict[str, float] = field(default_factory=dict)
+    cpus: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_nodes(cls, nodes: Mapping[str, tuple[float, float]]) -> Capacity:
+        """``nodes``: node id → (GPUs, CPUs)."""
+        return cls({n: g for n, (g, _) in nodes.items()}, {n: c for n, (_, c) in nodes.items()})
+
+    def fit(self, plan: PlacementPlan) -> list[str] | None:
+        """Node ids (one per bundle) where the plan fits now, first fit; None if it does not."""
+        chosen: list[str] = []
+        for bundle in plan.bundles:
+            node = next(
+                (
+                    n
+                    for n in sorted(self.gpus)
+                    if n not in chosen or plan.strategy != "STRICT_SPREAD"
+                    if self._free_after(n, chosen, plan, "GPU") >= bundle.get("GPU", 0)
+                    and self._free_after(n, chosen, plan, "CPU") >= bundle.get("CPU", 0)
+                ),
+                None,
+            )
+            if node is None:
+                return None
+            chosen.append(node)
+        return chosen
+
+    def _free_after(self, node: str, chosen: Sequence[str], plan: PlacementPlan, kind: str) -> float:
+        pool = self.gpus if kind == "GPU" else self.cpus
+        used = sum(b.get(kind, 0) for b, n in zip(plan.bundles, chosen, strict=False) if n == node)
+        return pool.get(node, 0) - used
+
+    def take(self, plan: PlacementPlan, nodes: Sequence[str]) -> None:
+        self._apply(plan, nodes, -1)
+
+    def release(self, plan: PlacementPlan, nodes: Sequence[str]) -> None:
+        self._apply(plan, nodes, +1)
+
+    def _apply(self, plan: PlacementPlan, nodes: Sequence[str], sign: int) -> None:
+        for bundle, node in zip(plan.bundles, nodes, strict=True):
+            if node in self.gpus:
+                self.gpus[node] += sign * bundle.get("GPU", 0)
+                self.cpus[node] += sign * bundle.get("CPU", 0)
+
+    def drop_node(self, node: str) -> None:
+        self.gpus.pop(node, None)
+        self.cpus.pop(node, None)
+
+
+def pick_next(plans: Sequence[PlacementPlan], capacity: Capacity) -> int | None:
+    """Index of the first plan (callers keep them largest TP first) that fits now."""
+    for i, plan in enumerate(plans):
+        if capacity.fit(plan) is not None:
+            return i
+    return None

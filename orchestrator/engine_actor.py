@@ -1,0 +1,67 @@
+"""Ray actors: ``EngineActor`` runs an engine instance; ``GpuHolder`` holds a spanning group's bundles."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from orchestrator.runner import EngineRunner, failed_result
+from orchestrator.trial import FailureReason, Trial, TrialResult
+
+
+def where() -> dict[str, Any]:
+    """This worker's node and the GPU ids Ray assigned to it."""
+    return {
+        "node_id": ray.get_runtime_context().get_node_id(),
+        "hostname": socket.gethostname(),
+        "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
+    }
+
+
+class GpuHolder:
+    """Holds one bundle of a TP group that spans nodes (vLLM's Ray executor uses all of them)."""
+
+    def where(self) -> dict[str, Any]:
+        return where()
+
+
+class EngineActor:
+    """Holds ``tp`` GPUs; runs one engine instance and its workload points (one point at a time)."""
+
+    def __init__(self, trial: Trial, device: str, work_dir: str) -> None:
+        self.runner = EngineRunner(trial.engine, trial.model, trial.tp, device, Path(work_dir))
+
+    def start(self, holders: list[Any]) -> dict[str, Any]:
+        here = where()
+        placement = [here, *ray.get([h.where.remote() for h in holders])]
+        try:
+            info = self.runner.start(here["gpu_ids"])
+        except Exception as exc:  # reported to the driver as a record, with the log
+            reason = getattr(exc, "reason", FailureReason.ENGINE_CRASH.value)
+            self.runner.stop()
+            return {"ok": False, "reason": reason, "message": str(exc), "log": self.runner.log_text()}
+        info.update(
+            node_id=here["node_id"],
+            hostname=here["hostname"],
+            placement=placement,
+            gpus=[f"{p['node_id']}:{g}" for p in placement for g in p["gpu_ids"]],
+            engine_started_at=time.time(),
+        )
+        return {"ok": True, "info": info}
+
+    def run_point(self, trial: Trial) -> TrialResult:
+        try:
+            result = self.runner.run_point(trial)
+        except Exception as exc:  # a bug or bad input in one point must not kill the sweep
+            result = failed_result(trial, exc)
+            result.engine_info = dict(self.runner.info)
+        result.engine_log = result.engine_log or self.runner.log_text()
+        return result
+
+    def stop(self) -> str:
+        self.runner.stop()
+        return self.runner.log_text()
