@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import product
 
 from orchestrator.planner.config import SEARCHES
@@ -134,6 +134,16 @@ def plan_exact(lengths: Sequence[int], budget: int, model: LatencyModel, types: 
     return _plan(groups)
 
 
+@dataclass
+class _Open:
+    """A group the heuristic is filling."""
+
+    tp: int
+    cp: int
+    members: list[int] = field(default_factory=list)
+    load: float = 0.0
+
+
 def plan_heuristic(
     lengths: Sequence[int], budget: int, model: LatencyModel, types: list[GroupType], rounds: int = 60
 ) -> Plan:
@@ -146,22 +156,22 @@ def plan_heuristic(
         return cache[(s, t, c)]
 
     def greedy(limit: float) -> Plan | None:
-        open_: list[tuple[int, int, list[int], list[float]]] = []  # tp, cp, members, [load]
+        groups: list[_Open] = []
         gpus = 0
         for s in order:
-            fits = [g for g in open_ if g[3][0] + f(s, g[0], g[1]) <= limit]
+            fits = [g for g in groups if g.load + f(s, g.tp, g.cp) <= limit]
             if fits:
-                g = max(fits, key=lambda g: g[3][0] + f(s, g[0], g[1]))
+                g = max(fits, key=lambda g: g.load + f(s, g.tp, g.cp))
             else:
                 ty = next(((t, c) for t, c in types if f(s, t, c) <= limit), None)
                 if ty is None or gpus + ty[0] * ty[1] > budget:
                     return None
-                g = (ty[0], ty[1], [], [0.0])
-                open_.append(g)
-                gpus += ty[0] * ty[1]
-            g[2].append(s)
-            g[3][0] += f(s, g[0], g[1])
-        return _plan([make_group(t, c, m) for t, c, m, _ in open_])
+                g = _Open(ty[0], ty[1])
+                groups.append(g)
+                gpus += g.tp * g.cp
+            g.members.append(s)
+            g.load += f(s, g.tp, g.cp)
+        return _plan([make_group(g.tp, g.cp, g.members) for g in groups])
 
     one = min((make_group(t, c, order) for t, c in types), key=lambda g: (g.latency(model), g.gpus))
     best = _plan([one])
