@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         validate(
             cfg, registry().keys(), planned_nodes(cfg.resources) if not cfg.ray.address else _any_nodes()
         )
-        trials = expand(cfg)
+        trials = [] if cfg.kind == "planner" else expand(cfg)
     except ConfigError as exc:
         Console(stderr=True, soft_wrap=True).print(f"[bold red]config error[/] {exc}", highlight=False)
         return exc.exit_code
@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
 
         console.print(OmegaConf.to_yaml(OmegaConf.structured(cfg)), markup=False)
         return 0
+    if cfg.kind == "planner":  # pure computation: no Ray, no engines, no MLflow server
+        return _run_planner(cfg, console)
     if cfg.dry_run:
         print_plan(console, cfg, trials)
         return 0
@@ -64,6 +66,17 @@ def main(argv: list[str] | None = None) -> int:
         return run_sweep(cfg, trials, console)
     except OrchestratorError as exc:
         Console(stderr=True, soft_wrap=True).print(f"[bold red]error[/] {exc}", highlight=False)
+        return exc.exit_code
+
+
+def _run_planner(cfg: ExperimentConfig, console: Console) -> int:
+    from orchestrator.planner import run
+
+    try:
+        return run(cfg, console)
+    except OrchestratorError as exc:
+        label = "config error" if isinstance(exc, ConfigError) else "error"
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]{label}[/] {exc}", highlight=False)
         return exc.exit_code
 
 

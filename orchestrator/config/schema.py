@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from orchestrator.planner.config import PlannerConfig
+
 
 @dataclass
 class EngineConfig:
@@ -112,6 +114,7 @@ class ExperimentConfig:
 
     name: str = "smoke"
     description: str = ""
+    kind: str = "serving"  # serving: engine trials on Ray; planner: orchestrator.planner (no Ray)
     sweep_id: str | None = None
     results_dir: str = "results"
     dry_run: bool = False
@@ -121,3 +124,4 @@ class ExperimentConfig:
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     ray: RayConfig = field(default_factory=RayConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    planner: PlannerConfig = field(default_factory=PlannerConfig)

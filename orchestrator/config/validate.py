@@ -7,10 +7,12 @@ from collections.abc import Iterable, Sequence
 from orchestrator.config.schema import ExperimentConfig
 from orchestrator.errors import ConfigError
 from orchestrator.placement import NodeSpec, check_tp
+from orchestrator.planner.config import validate_planner
 
 WORKLOADS = ("concurrency",)
 APIS = ("completions", "chat")
 DEVICES = ("cpu", "gpu")
+KINDS = ("serving", "planner")
 
 
 def slo_items(cfg: ExperimentConfig) -> list[tuple[str, float]]:
@@ -20,6 +22,9 @@ def slo_items(cfg: ExperimentConfig) -> list[tuple[str, float]]:
 
 def validate(cfg: ExperimentConfig, engine_names: Iterable[str], nodes: Sequence[NodeSpec]) -> None:
     """Raise ConfigError (naming the field and the allowed values) for the first problem found."""
+    _one_of("kind", cfg.kind, KINDS)
+    if cfg.kind == "planner":
+        validate_planner(cfg.planner)
     engines = sorted(engine_names)
     if cfg.engine.name not in engines:
         raise ConfigError("engine.name", f"unknown engine '{cfg.engine.name}'", engines)
