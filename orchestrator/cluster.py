@@ -85,7 +85,7 @@ class RayCluster:
         for _ in range(self.resources.num_nodes - 1):
             self._cluster.add_node(**node_args, **loopback)
         self._cluster.wait_for_nodes()
-        ray.init(address=self._cluster.address, **common)
+        ray.init(address=self._cluster.address, _node_ip_address="127.0.0.1", **common)
         return self
 
     def nodes(self) -> list[NodeSpec]:

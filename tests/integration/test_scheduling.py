@@ -24,7 +24,7 @@ from tests.conftest import tagged_env, wait_no_tagged
 pytestmark = pytest.mark.integration
 
 
-SLEEPER = Path(__file__).with_name("sleeper.py")
+SLEEPER = Path(__file__).parents[2] / "benchmarks" / "sleeper.py"
 
 
 def sleep_command(seconds: float, marker_dir: Path | None = None) -> str:
