@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The project image for the Ray head and GPU workers (k8s/). Two targets, one per engine family:
 #   docker build --target vllm -t registry.example.com/llm-orchestrator:0.1.0-vllm .   (default)
 #   docker build --target tgi  -t registry.example.com/llm-orchestrator:0.1.0-tgi  .
