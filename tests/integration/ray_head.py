@@ -117,7 +117,7 @@ class LocalRayHead:
                 continue
         return list(found.values())
 
-    def stop(self, grace_s: float = 30.0) -> list[str]:
+    def stop(self, grace_s: float = 60.0) -> list[str]:
         """SIGTERM ``ray start`` (it drains the node and stops its children), then SIGKILL the whole
         group after ``grace_s``. Returns what was still alive when the grace period ended.
 

