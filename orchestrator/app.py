@@ -45,9 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_experiment(overrides)
         cfg.dry_run = cfg.dry_run or dry_run
-        validate(
-            cfg, registry().keys(), planned_nodes(cfg.resources) if not cfg.ray.address else _any_nodes()
-        )
+        nodes = planned_nodes(cfg.resources) if not cfg.ray.address else _any_nodes()
+        validate(cfg, registry().keys(), nodes)
         trials = [] if cfg.kind == "planner" else expand(cfg)
     except ConfigError as exc:
         Console(stderr=True, soft_wrap=True).print(f"[bold red]config error[/] {exc}", highlight=False)
@@ -60,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     if cfg.kind == "planner":  # pure computation: no Ray, no engines, no MLflow server
         return _run_planner(cfg, console)
     if cfg.dry_run:
-        print_plan(console, cfg, trials)
+        print_plan(console, cfg, trials, nodes)  # with ray.address: the cluster is not known yet
         return 0
     try:
         return run_sweep(cfg, trials, console)

@@ -53,6 +53,12 @@ def check_tp(tp: int, nodes: Sequence[NodeSpec], field: str = "engine.tp") -> No
     if tp <= sizes[0]:
         return
     per_node = sizes[0]
+    if per_node == 0:
+        raise PlacementError(
+            field,
+            f"TP {tp} cannot be placed: the cluster has no GPUs (resources.device=cpu uses logical GPUs; "
+            "on a GPU-less machine pass ray.address of a GPU cluster or set resources.gpus_per_node)",
+        )
     full_nodes = sum(1 for s in sizes if s == per_node)
     if tp % per_node or tp // per_node > full_nodes:
         raise PlacementError(

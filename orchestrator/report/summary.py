@@ -10,7 +10,7 @@ from rich.table import Table
 
 from orchestrator.cluster import planned_nodes
 from orchestrator.config.schema import ExperimentConfig
-from orchestrator.placement import plan_for
+from orchestrator.placement import NodeSpec, plan_for
 from orchestrator.results import ResultsStore
 from orchestrator.trial import Trial
 
@@ -25,8 +25,11 @@ SUMMARY_COLUMNS = (
 )
 
 
-def print_plan(console: Console, cfg: ExperimentConfig, trials: Sequence[Trial]) -> None:
-    nodes = planned_nodes(cfg.resources)
+def print_plan(
+    console: Console, cfg: ExperimentConfig, trials: Sequence[Trial], nodes: Sequence[NodeSpec] | None = None
+) -> None:
+    """The trials and their placement on ``nodes`` (default: the local cluster ``resources`` plans)."""
+    nodes = planned_nodes(cfg.resources) if nodes is None else nodes
     table = Table(title=f"{cfg.name}: {len(trials)} trial(s) (dry run: nothing started)")
     for col in ("trial", "engine", "tp", "bundles", "strategy", "workload"):
         table.add_column(col)

@@ -61,6 +61,7 @@ def test_plan_spans_nodes() -> None:
         (16, [NodeSpec(8, 8)]),
         (8, [NodeSpec(4, 8)]),
         (16, [NodeSpec(8, 8), NodeSpec(4, 8)]),
+        (1, [NodeSpec(0, 8)]),  # a GPU-less machine: a config error, not a ZeroDivisionError
     ],
 )
 def test_infeasible(tp: int, nodes: list[NodeSpec]) -> None:
