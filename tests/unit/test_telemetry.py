@@ -42,7 +42,11 @@ def test_parse_real_vllm_cpu_metrics() -> None:
         "preemptions": 0.0, "generation_tokens": 128.0, "prompt_tokens": 256.0,
         "prefix_cache_queries": 256.0, "prefix_cache_hits": 0.0, "requests_finished": 8.0,
     }  # fmt: skip
-    assert totals(samples, GAUGES) == {"kv_cache_usage": 0.0, "requests_running": 0.0, "requests_waiting": 0.0}
+    assert totals(samples, GAUGES) == {
+        "kv_cache_usage": 0.0,
+        "requests_running": 0.0,
+        "requests_waiting": 0.0,
+    }
     success = [s for s in samples if s.name == "vllm:request_success_total"]
     assert ("finished_reason", "length") in success[1].labels and success[1].value == 8.0
     inf = [s for s in samples if s.name.endswith("_bucket") and ("le", "+Inf") in s.labels]

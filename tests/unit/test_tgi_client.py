@@ -49,7 +49,7 @@ def token_event(i: int, text: str, *, special: bool = False, final: str | None =
 
 
 def tgi_app() -> web.Application:
-    """Modes by path prefix: ok, nodetails, special, errorevent, http422, overloaded, cut, badjson, bytewise."""
+    """Modes by path prefix: ok, special, errorevent, http422, overloaded, cut, badjson, bytewise."""
     received: list[dict[str, Any]] = []
 
     async def info(request: web.Request) -> web.Response:
@@ -65,8 +65,11 @@ def tgi_app() -> web.Application:
         params = body["parameters"]
         n = int(params.get("max_new_tokens", 4))
         if mode == "http422":
-            err = {"error": f"Input validation error: `inputs` tokens + `max_new_tokens` must be <= 1512. "
-                   f"Given: 1000 `inputs` tokens and {n} `max_new_tokens`", "error_type": "validation"}  # fmt: skip
+            message = (
+                "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 1512. "
+                f"Given: 1000 `inputs` tokens and {n} `max_new_tokens`"
+            )
+            err = {"error": message, "error_type": "validation"}
             return web.json_response(err, status=422)
         if mode == "overloaded":
             return web.json_response({"error": "Model is overloaded", "error_type": "overloaded"}, status=429)
@@ -86,14 +89,15 @@ def tgi_app() -> web.Application:
                 )
             )  # fmt: skip
         if mode == "errorevent":
-            events = events[:2] + [
+            events = [
+                *events[:2],
                 b'data:{"error":"Request failed during generation: Server error: CUDA out of memory",'
-                b'"error_type":"generation"}\n\n'
+                b'"error_type":"generation"}\n\n',
             ]
         if mode == "cut":
             events = events[:-1]
         if mode == "badjson":
-            events = events[:1] + [b"data:{not json\n\n"]
+            events = [*events[:1], b"data:{not json\n\n"]
         for event in events:
             if mode == "bytewise":
                 for b in event:
@@ -146,7 +150,9 @@ def test_ok_stream(mode: str) -> None:
     assert rec.output_text == " w0 w1 w2 w3 w4"
     assert rec.input_tokens == 11 and rec.request_id == 3
     assert rec.end_ns == rec.token_times_ns[-1] and rec.token_times_ns == sorted(rec.token_times_ns)
-    assert received == [{"inputs": "hello", "parameters": {"details": True, "do_sample": False, "max_new_tokens": 5}}]
+    assert received == [
+        {"inputs": "hello", "parameters": {"details": True, "do_sample": False, "max_new_tokens": 5}}
+    ]
 
 
 def test_without_details_counts_non_special_tokens() -> None:
