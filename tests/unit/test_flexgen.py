@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,7 @@ from engines.process import classify_failure
 from orchestrator.config.schema import EngineConfig, ExperimentConfig, FlexGenConfig, ModelConfig
 from orchestrator.errors import ConfigError
 from orchestrator.grid import expand
+from orchestrator.trial import Trial
 
 # Seed 000, diagonal schedule, --num-gpu-batches 8, in FlexGen's write_benchmark_log format (tabs).
 DIAGONAL_8 = (
@@ -66,7 +68,7 @@ def test_oom_and_missing_results_raise() -> None:
         parse_flexgen_log("starting...\n")
 
 
-def trial_and_spec(tmp_path: Path, **flexgen: object) -> tuple[EngineConfig, object, BatchSpec]:
+def trial_and_spec(tmp_path: Path, **flexgen: Any) -> tuple[EngineConfig, Trial, BatchSpec]:
     cfg = ExperimentConfig()
     cfg.engine = EngineConfig(name="flexgen", tp=[1], flexgen=dataclasses.replace(FlexGenConfig(), **flexgen))
     cfg.model = ModelConfig(name="opt-6.7b", path="facebook/opt-6.7b", max_model_len=2048)
@@ -113,7 +115,7 @@ def test_diagonal_variant_as_command(tmp_path: Path) -> None:
         ({"module": "", "command": None}, "engine.flexgen.module"),
     ],
 )
-def test_validate_names_the_field(changes: dict[str, object], field: str) -> None:
+def test_validate_names_the_field(changes: dict[str, Any], field: str) -> None:
     cfg = EngineConfig(name="flexgen", flexgen=dataclasses.replace(FlexGenConfig(), **changes))
     with pytest.raises(ConfigError) as err:
         validate(cfg, ModelConfig(path="facebook/opt-6.7b"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 
@@ -50,7 +51,7 @@ SEED_ARGS = [
 ]  # fmt: skip
 
 
-def cfg(**tgi: object) -> EngineConfig:
+def cfg(**tgi: Any) -> EngineConfig:
     return EngineConfig(name="tgi", tgi=dataclasses.replace(SEED_001, **tgi))
 
 
@@ -127,7 +128,8 @@ def test_podman_local_model_is_mounted(tmp_path: object) -> None:
     assert "--device" in argv and "nvidia.com/gpu=0" in argv and "nvidia.com/gpu=1" in argv
     assert f"{tmp_path}:/model:ro" in argv
     assert argv[argv.index("--model-id") + 1] == "/model"
-    assert TGIEngine().stop_command(cfg(launcher="podman"), spec)[:2] == ["podman", "stop"]
+    stop = TGIEngine().stop_command(cfg(launcher="podman"), spec)
+    assert stop is not None and stop[:2] == ["podman", "stop"]
 
 
 @pytest.mark.parametrize(
@@ -142,7 +144,7 @@ def test_podman_local_model_is_mounted(tmp_path: object) -> None:
         ({"image": ""}, "engine.tgi.image"),
     ],
 )
-def test_validate_names_the_field(changes: dict[str, object], field: str) -> None:
+def test_validate_names_the_field(changes: dict[str, Any], field: str) -> None:
     with pytest.raises(ConfigError) as err:
         validate(cfg(**changes), MODEL)
     assert err.value.field == field

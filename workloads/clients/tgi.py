@@ -42,9 +42,8 @@ def tgi_body(payload: dict[str, Any]) -> dict[str, Any]:
     ``details`` is always requested so the server reports ``generated_tokens``.
     """
     if "inputs" in payload:
-        params = dict(payload.get("parameters") or {})
-        params.setdefault("details", True)
-        return {**payload, "parameters": params}
+        given: dict[str, Any] = {"details": True, **(payload.get("parameters") or {})}
+        return {**payload, "parameters": given}
     params: dict[str, Any] = {"details": True, "do_sample": False}
     if payload.get("max_tokens") is not None:
         params["max_new_tokens"] = payload["max_tokens"]
