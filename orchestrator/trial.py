@@ -86,9 +86,13 @@ class Trial:
     axes: tuple[tuple[str, Any], ...] = field(default=(), compare=False)  # engine.sweep values
 
     @property
+    def label(self) -> str:
+        """Swept engine options (if any) and the workload point: ``num_gpu_batches4-c1-in128-out32``."""
+        return f"{axes_label(self.axes)}-{self.point.label()}" if self.axes else self.point.label()
+
+    @property
     def name(self) -> str:
-        swept = f"-{axes_label(self.axes)}" if self.axes else ""
-        return f"{self.engine.name}-tp{self.tp}{swept}-{self.point.label()}"
+        return f"{self.engine.name}-tp{self.tp}-{self.label}"
 
     def resolved(self) -> dict[str, Any]:
         """The trial's full resolved config: what its id hashes, and what MLflow logs."""
