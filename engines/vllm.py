@@ -79,7 +79,8 @@ class VLLMEngine:
 
     def env(self, cfg: EngineConfig, spec: LaunchSpec) -> dict[str, str]:
         env = dict(OFFLINE_ENV)
-        if spec.device == "cpu":
+        explicit_kv = any(a.startswith("--kv-cache-memory-bytes") for a in cfg.extra_args)
+        if spec.device == "cpu" and not explicit_kv:  # the env var would override the explicit size
             env["VLLM_CPU_KVCACHE_SPACE"] = "1"
         if spec.gpu_ids:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(spec.gpu_ids)
