@@ -125,9 +125,11 @@ def openai_ready(spec: LaunchSpec) -> bool:
 def registry() -> Mapping[str, AnyEngine]:
     """Every engine kind by name (built on call: no import-time singletons)."""
     from engines.command import CommandEngine
+    from engines.flexgen import FlexGenEngine
+    from engines.tgi import TGIEngine
     from engines.vllm import VLLMEngine
 
-    engines: list[AnyEngine] = [VLLMEngine(), CommandEngine()]
+    engines: list[AnyEngine] = [VLLMEngine(), TGIEngine(), CommandEngine(), FlexGenEngine()]
     return MappingProxyType({e.name: e for e in engines})
 
 

@@ -8,6 +8,7 @@ Output goes to a log file kept with the trial. Stop = SIGTERM to the group, then
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -18,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from engines.watchdog import run_on_stop
 from orchestrator.errors import EngineError
 
 OOM_PATTERNS = (
@@ -29,8 +31,20 @@ OOM_PATTERNS = (
     "is larger than the available KV cache memory",
     "not enough KV cache",
     "Cannot allocate memory",
+    "CUDA error: out of memory",
+    "Not enough memory to handle",  # TGI warmup: decrease --max-batch-prefill-tokens
+    "std::bad_alloc",
 )
-BAD_ARG_PATTERNS = ("error: unrecognized arguments", "error: argument", "invalid choice", "ValidationError")
+BAD_ARG_PATTERNS = (
+    "error: unrecognized arguments",  # argparse (vLLM, FlexGen)
+    "error: argument",
+    "invalid choice",
+    "ValidationError",
+    "error: unexpected argument",  # clap (text-generation-launcher)
+    "error: invalid value",
+    "error: the argument",
+    "ArgumentValidation",
+)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -76,6 +90,7 @@ class ManagedProcess:
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
         term_grace_s: float = 15.0,
+        stop_argv: Sequence[str] | None = None,
     ) -> None:
         self.argv = list(argv)
         self.log_path = log_path
@@ -83,6 +98,7 @@ class ManagedProcess:
         self.env = dict(os.environ if env is None else env)
         self.cwd = cwd
         self.term_grace_s = term_grace_s
+        self.stop_argv = list(stop_argv) if stop_argv else None  # e.g. docker stop NAME
         self.pgid: int | None = None
         self._launcher: subprocess.Popen[bytes] | None = None
 
@@ -96,8 +112,11 @@ class ManagedProcess:
         self.exit_path.unlink(missing_ok=True)
         watchdog = [
             sys.executable, "-m", "engines.watchdog",
-            "--parent", str(os.getpid()), "--exit-file", str(self.exit_path), "--", *self.argv,
+            "--parent", str(os.getpid()), "--exit-file", str(self.exit_path),
         ]  # fmt: skip
+        if self.stop_argv:
+            watchdog += ["--on-stop", json.dumps(self.stop_argv)]
+        watchdog += ["--", *self.argv]
         with self.log_path.open("ab") as log:
             self._launcher = subprocess.Popen(
                 watchdog,
@@ -156,9 +175,14 @@ class ManagedProcess:
         return code if code is not None else -9
 
     def stop(self) -> int | None:
-        """SIGTERM the group, wait ``term_grace_s``, then SIGKILL it. Returns the exit code."""
+        """Run ``stop_argv`` (if any), SIGTERM the group, wait ``term_grace_s``, then SIGKILL it.
+
+        Returns the command's exit code.
+        """
         if self.pgid is None:
             return None
+        if self.stop_argv and group_alive(self.pgid):
+            run_on_stop(self.stop_argv, timeout_s=self.term_grace_s + 15)
         _signal_group(self.pgid, signal.SIGTERM)
         _wait_group(self.pgid, self.term_grace_s)
         _signal_group(self.pgid, signal.SIGKILL)

@@ -7,23 +7,37 @@ import sys
 
 from engines.base import OFFLINE_ENV, LaunchSpec, http_get, openai_ready
 from orchestrator.config.schema import EngineConfig, ModelConfig
+from orchestrator.errors import ConfigError
 
 
 class VLLMEngine:
     name = "vllm"
 
     def command(self, cfg: EngineConfig, model: ModelConfig, spec: LaunchSpec) -> list[str]:
+        # engine.tp is the instance's GPU count: with pipeline parallel P, TP = tp / P (1 GPU-less on CPU)
+        pp = cfg.pipeline_parallel_size or 1
+        pp = pp if spec.tp % pp == 0 and spec.tp >= pp else 1
         argv = [
             sys.executable, "-m", "vllm.entrypoints.openai.api_server",
             "--model", spec.model_path,
             "--served-model-name", spec.served_name,
             "--host", spec.host,
             "--port", str(spec.port),
-            "--tensor-parallel-size", str(spec.tp),
+            "--tensor-parallel-size", str(spec.tp // pp),
             "--dtype", cfg.dtype,
             "--max-model-len", str(model.max_model_len),
             "--seed", str(cfg.seed),
         ]  # fmt: skip
+        if pp > 1:
+            argv += ["--pipeline-parallel-size", str(pp)]
+        for value, flag in (
+            (cfg.max_num_batched_tokens, "--max-num-batched-tokens"),
+            (cfg.tokenizer, "--tokenizer"),
+            (cfg.download_dir, "--download-dir"),
+            (cfg.kv_cache_dtype, "--kv-cache-dtype"),
+        ):
+            if value is not None:
+                argv += [flag, str(value)]
         if cfg.quantization:
             argv += ["--quantization", cfg.quantization]
         if cfg.max_num_seqs is not None:
@@ -43,9 +57,30 @@ class VLLMEngine:
             argv.append("--trust-remote-code")
         return argv + list(cfg.extra_args)
 
+    def validate(self, cfg: EngineConfig, model: ModelConfig) -> None:
+        """ConfigError for vLLM options out of range (engine.tp must split into pipeline stages)."""
+        pp = cfg.pipeline_parallel_size
+        if pp is not None:
+            if pp < 1:
+                raise ConfigError("engine.pipeline_parallel_size", f"must be >= 1, got {pp}")
+            bad = [tp for tp in cfg.tp if tp % pp]
+            if bad:
+                raise ConfigError("engine.pipeline_parallel_size", f"engine.tp (GPUs per instance) must be a "
+                                  f"multiple of it; {bad} is not a multiple of {pp}")  # fmt: skip
+        if cfg.max_num_batched_tokens is not None and cfg.max_num_batched_tokens < 1:
+            raise ConfigError(
+                "engine.max_num_batched_tokens", f"must be >= 1, got {cfg.max_num_batched_tokens}"
+            )
+        if cfg.max_num_seqs is not None and cfg.max_num_seqs < 1:
+            raise ConfigError("engine.max_num_seqs", f"must be >= 1, got {cfg.max_num_seqs}")
+        gmu = cfg.gpu_memory_utilization
+        if gmu is not None and not 0 < gmu <= 1:
+            raise ConfigError("engine.gpu_memory_utilization", f"must be within (0, 1], got {gmu}")
+
     def env(self, cfg: EngineConfig, spec: LaunchSpec) -> dict[str, str]:
         env = dict(OFFLINE_ENV)
-        if spec.device == "cpu":
+        explicit_kv = any(a.startswith("--kv-cache-memory-bytes") for a in cfg.extra_args)
+        if spec.device == "cpu" and not explicit_kv:  # the env var would override the explicit size
             env["VLLM_CPU_KVCACHE_SPACE"] = "1"
         if spec.gpu_ids:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(spec.gpu_ids)

@@ -3,7 +3,8 @@
 Usage: ``python -m engines.watchdog --parent PID --exit-file F -- cmd args...``, started in a new
 session. It forks and the first process exits at once, so the watchdog is no longer a child of the
 launcher: a Ray worker that dies SIGKILLs its direct children, and this keeps the watchdog alive to
-take the engine down with it. On SIGTERM it forwards to the command, waits for it and writes its
+take the engine down with it (first running ``--on-stop``, a JSON argv, e.g. ``docker stop NAME``,
+for what lives outside the group). On SIGTERM it forwards to the command, waits for it and writes its
 exit code to F.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -28,10 +30,20 @@ def process_start_time(pid: int) -> str | None:
     return stat[stat.rindex(")") + 2 :].split()[19]
 
 
+def run_on_stop(argv: list[str], timeout_s: float = 30.0) -> int | None:
+    """Run a stop command (its exit code; None if it could not run or timed out)."""
+    try:
+        return subprocess.run(argv, stdin=subprocess.DEVNULL, timeout=timeout_s, check=False).returncode
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        print(f"engines.watchdog: stop command {argv[:3]} failed: {exc}", file=sys.stderr, flush=True)
+        return None
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="engines.watchdog")
     parser.add_argument("--parent", type=int, required=True)
     parser.add_argument("--exit-file", required=True)
+    parser.add_argument("--on-stop", default="", help="JSON argv run before the group is killed")
     parser.add_argument("cmd", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
@@ -52,6 +64,8 @@ def main(argv: list[str]) -> int:
     while child.poll() is None:
         if parent_start is None or process_start_time(args.parent) != parent_start:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            if args.on_stop:
+                run_on_stop(json.loads(args.on_stop))
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGTERM)
             deadline = time.monotonic() + 5

@@ -39,8 +39,9 @@ def run_batch_trial(
         log_text = _read(log_path)
         try:
             result.metrics = engine.parse_metrics(trial, spec, log_text)
-        except ValueError as exc:
-            result.status, result.reason = Status.FAILED, FailureReason.ENGINE_CRASH
+        except ValueError as exc:  # e.g. an OOM the engine caught and exited 0 after
+            result.status = Status.FAILED
+            result.reason = FailureReason(classify_failure(tail(log_path, 400), code))
             result.message = f"no metrics: {exc}"
     result.ended_at = time.time()
     result.engine_log = _read(log_path)

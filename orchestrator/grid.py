@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from orchestrator.config.schema import ExperimentConfig
 from orchestrator.config.validate import slo_items
+from orchestrator.engine_axes import engine_variants
 from orchestrator.trial import Trial, WorkloadPoint, engine_instance, stable_hash
 
 
@@ -33,13 +34,16 @@ def workload_points(cfg: ExperimentConfig) -> list[WorkloadPoint]:
 
 
 def expand(cfg: ExperimentConfig) -> list[Trial]:
-    """engine.tp × workload points, in config order. Ids hash the resolved trial config."""
+    """engine.tp × engine.sweep × workload points, in config order. Ids hash the resolved trial config."""
     trials: list[Trial] = []
     for tp in _unique(cfg.engine.tp):
-        group_id = stable_hash(engine_instance(cfg.engine, cfg.model, tp))
-        for point in workload_points(cfg):
-            trial = Trial("", group_id, tp, cfg.engine, cfg.model, point)
-            trials.append(Trial(stable_hash(trial.resolved()), group_id, tp, cfg.engine, cfg.model, point))
+        for engine, axes in engine_variants(cfg.engine):
+            group_id = stable_hash(engine_instance(engine, cfg.model, tp))
+            for point in workload_points(cfg):
+                trial = Trial("", group_id, tp, engine, cfg.model, point, axes)
+                trials.append(
+                    Trial(stable_hash(trial.resolved()), group_id, tp, engine, cfg.model, point, axes)
+                )
     return trials
 
 

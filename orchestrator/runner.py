@@ -17,6 +17,7 @@ import numpy as np
 
 from engines.base import AnyEngine, BatchEngine, BatchSpec, Engine, LaunchSpec, get_engine, is_batch
 from engines.process import ManagedProcess, classify_failure, free_port, tail
+from engines.telemetry import PointTelemetry
 from engines.tiny_model import ensure_tiny_model
 from orchestrator.batch import run_batch_trial
 from orchestrator.config.schema import EngineConfig, ModelConfig
@@ -77,7 +78,9 @@ class EngineRunner:
         )
         argv = self._server().command(self.engine_cfg, self.model, self.spec)
         env = {**os.environ, **self._server().env(self.engine_cfg, self.spec)}
-        self.process = ManagedProcess(argv, self.log_path, env=env)
+        stop_command = getattr(self._server(), "stop_command", None)  # e.g. docker stop NAME
+        stop_argv = stop_command(self.engine_cfg, self.spec) if stop_command else None
+        self.process = ManagedProcess(argv, self.log_path, env=env, stop_argv=stop_argv)
         t0 = time.monotonic()
         self.process.start()
         spec = self.spec
@@ -118,21 +121,31 @@ class EngineRunner:
         tok = self.tokenizer()
         rng = np.random.default_rng(p.seed)
         prompts = random_prompts(tok, p.num_requests + p.warmup_requests, p.input_len, rng)
+        api = getattr(self._server(), "client_api", p.api)  # TGI: its native /generate_stream
         payloads = build_payloads(
-            self.spec.served_name, prompts, p.output_len, api=p.api, ignore_eos=p.ignore_eos,
+            self.spec.served_name, prompts, p.output_len, api=api, ignore_eos=p.ignore_eos,
             temperature=p.temperature,
         )  # fmt: skip
-        records = run_concurrency_sync(
-            self._server().completions_url(self.spec, p.api),
-            payloads,
-            concurrency=p.concurrency,
-            timeout_s=p.timeout_s,
-            api=p.api,
-            count_tokens=lambda text: len(tok(text, add_special_tokens=False)["input_ids"]),
-            warmup=p.warmup_requests,
-            input_tokens=[pr.input_tokens for pr in prompts],
-        )
-        metrics = summarize(records, slo=dict(p.slo), max_error_rate=p.max_error_rate)
+        telemetry = PointTelemetry(self._server().metrics_url(self.spec), self.spec.gpu_ids
+                                   if self.device == "gpu" else ())  # fmt: skip
+        telemetry.start()  # engine /metrics before/during/after, NVML GPU memory
+        try:
+            records = run_concurrency_sync(
+                self._server().completions_url(self.spec, p.api),
+                payloads,
+                concurrency=p.concurrency,
+                timeout_s=p.timeout_s,
+                api=api,
+                count_tokens=lambda text: len(tok(text, add_special_tokens=False)["input_ids"]),
+                warmup=p.warmup_requests,
+                input_tokens=[pr.input_tokens for pr in prompts],
+            )
+        finally:
+            telemetry.stop()
+        metrics = {
+            **summarize(records, slo=dict(p.slo), max_error_rate=p.max_error_rate),
+            **telemetry.metrics(),
+        }
         result = TrialResult(
             trial_id=trial.trial_id,
             status=Status.DONE,

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from orchestrator.config.schema import EngineConfig, ModelConfig
+from orchestrator.engine_axes import axes_label
 
 
 class Status(enum.StrEnum):
@@ -51,6 +52,9 @@ class WorkloadPoint:
         return f"c{self.concurrency}-in{self.input_len}-out{self.output_len}"
 
 
+ENGINE_SECTIONS = ("tgi", "flexgen")
+
+
 def stable_hash(obj: Any, length: int = 12) -> str:
     """Hash of the canonical JSON form: the same config gives the same id on every run."""
     blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
@@ -61,8 +65,11 @@ def engine_instance(engine: EngineConfig, model: ModelConfig, tp: int) -> dict[s
     """The resolved config of one engine instance (the unit of reuse across workload points)."""
     eng = asdict(engine)
     eng["tp"] = tp
-    for volatile in ("reuse", "startup_timeout_s"):
-        eng.pop(volatile)
+    for volatile in ("reuse", "startup_timeout_s", "sweep"):
+        eng.pop(volatile, None)
+    for section in ENGINE_SECTIONS:  # another engine's option group does not change this one's id
+        if eng["name"] != section:
+            eng.pop(section, None)
     return {"engine": eng, "model": asdict(model)}
 
 
@@ -76,10 +83,16 @@ class Trial:
     engine: EngineConfig = field(compare=False)
     model: ModelConfig = field(compare=False)
     point: WorkloadPoint = field(compare=False)
+    axes: tuple[tuple[str, Any], ...] = field(default=(), compare=False)  # engine.sweep values
+
+    @property
+    def label(self) -> str:
+        """Swept engine options (if any) and the workload point: ``num_gpu_batches4-c1-in128-out32``."""
+        return f"{axes_label(self.axes)}-{self.point.label()}" if self.axes else self.point.label()
 
     @property
     def name(self) -> str:
-        return f"{self.engine.name}-tp{self.tp}-{self.point.label()}"
+        return f"{self.engine.name}-tp{self.tp}-{self.label}"
 
     def resolved(self) -> dict[str, Any]:
         """The trial's full resolved config: what its id hashes, and what MLflow logs."""

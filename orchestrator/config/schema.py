@@ -7,6 +7,65 @@ Lists are sweep axes (``engine.tp``, ``workload.concurrency``, ``workload.input_
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class TGIConfig:
+    """text-generation-launcher arguments (seed 001). None/false/empty → the flag is omitted."""
+
+    launcher: str = "native"  # native | docker | podman
+    image: str = "ghcr.io/huggingface/text-generation-inference:latest"
+    shm_size: str = "1g"
+    sharded: bool | None = None
+    quantize: str | None = None
+    max_concurrent_requests: int | None = None
+    max_best_of: int | None = None
+    max_stop_sequences: int | None = None
+    max_input_length: int | None = None
+    max_total_tokens: int | None = None
+    max_batch_size: int | None = None
+    waiting_served_ratio: float | None = None
+    max_batch_prefill_tokens: int | None = None
+    max_batch_total_tokens: int | None = None
+    max_waiting_tokens: int | None = None
+    shard_uds_path: str | None = None
+    master_addr: str | None = None
+    master_port: int | None = None
+    huggingface_hub_cache: str | None = None
+    weights_cache_override: str | None = None
+    disable_custom_kernels: bool = False
+    json_output: bool = False
+    otlp_endpoint: str | None = None
+    cors_allow_origin: list[str] = field(default_factory=list)
+    watermark_gamma: float | None = None
+    watermark_delta: float | None = None
+
+
+@dataclass
+class FlexGenConfig:
+    """FlexGen (seed 000): one ``flex_opt`` run per trial; prompt/gen length come from the workload.
+
+    Sweep its options with ``engine.sweep``, e.g. ``{flexgen.num_gpu_batches: [4, 8, 16, 32]}``.
+    """
+
+    module: str = "flexgen.flex_opt"  # or e.g. a diagonal-schedule variant's module
+    command: str | None = None  # a full command prefix instead of ``python -m <module>``
+    model: str | None = None  # FlexGen's --model (e.g. facebook/opt-6.7b); None: model.path
+    path: str | None = None  # --path: FlexGen's converted weights dir
+    offload_dir: str | None = None
+    gpu_batch_size: int = 4
+    num_gpu_batches: int = 1
+    percent: list[int] = field(default_factory=lambda: [100, 0, 100, 0, 100, 0])
+    cut_gen_len: int | None = None
+    pin_weight: bool | None = None
+    cpu_cache_compute: bool = False
+    compress_weight: bool = False
+    compress_cache: bool = False
+    overlap: bool | None = None
+    sep_layer: bool | None = None
+    attn_sparsity: float | None = None
+    debug_mode: str | None = None
 
 from orchestrator.planner.config import PlannerConfig
 
@@ -31,6 +90,15 @@ class EngineConfig:
     command: str | None = None  # command engine: a per-trial command template (see engines/command.py)
     trial_timeout_s: float = 3600.0  # batch engines (command, FlexGen): one trial's run
     reuse: bool = True
+    pipeline_parallel_size: int | None = None
+    max_num_batched_tokens: int | None = None
+    tokenizer: str | None = None
+    download_dir: str | None = None
+    kv_cache_dtype: str | None = None
+    tgi: TGIConfig = field(default_factory=TGIConfig)
+    flexgen: FlexGenConfig = field(default_factory=FlexGenConfig)
+    # engine-option sweep axes: dotted path under engine → values, e.g. {flexgen.num_gpu_batches: [4, 8]}
+    sweep: dict[str, list[Any]] = field(default_factory=dict)
 
 
 @dataclass

@@ -32,6 +32,13 @@ def validate(cfg: ExperimentConfig, engine_names: Iterable[str], nodes: Sequence
         from engines.command import check_template
 
         check_template(cfg.engine.command)
+    from engines.base import get_engine
+    from orchestrator.engine_axes import engine_variants
+
+    for variant, _ in engine_variants(cfg.engine):  # engine.sweep paths, then each engine's own checks
+        check = getattr(get_engine(variant.name), "validate", None)
+        if check is not None:
+            check(variant, cfg.model)
     _positive("engine.trial_timeout_s", cfg.engine.trial_timeout_s)
     w, r = cfg.workload, cfg.resources
     _one_of("workload.name", w.name, WORKLOADS)

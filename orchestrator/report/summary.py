@@ -36,7 +36,7 @@ def print_plan(
     for t in trials:
         plan = plan_for(t.tp, cfg.engine.cpus, nodes)
         bundles = ", ".join(f"{{GPU: {b['GPU']:g}, CPU: {b['CPU']:g}}}" for b in plan.bundles)
-        table.add_row(t.trial_id, t.engine.name, str(t.tp), bundles, plan.strategy, t.point.label())
+        table.add_row(t.trial_id, t.engine.name, str(t.tp), bundles, plan.strategy, t.label)
     console.print(table)
 
 
@@ -53,12 +53,12 @@ def print_summary(console: Console, store: ResultsStore, trials: Sequence[Trial]
     for t in trials:
         r = store.read(t.trial_id)
         if r is None:
-            table.add_row(t.trial_id, str(t.tp), t.point.label(), "PENDING", *("-" for _ in SUMMARY_COLUMNS))
+            table.add_row(t.trial_id, str(t.tp), t.label, "PENDING", *("-" for _ in SUMMARY_COLUMNS))
             continue
         status = r["status"] if not r.get("reason") else f"{r['status']}({r['reason']})"
         if r["status"] != "DONE":  # a failed trial shows no numbers, never zeros
             cells = ["-" for _ in SUMMARY_COLUMNS]
         else:
             cells = [_fmt(r["metrics"].get(key)) for key, _ in SUMMARY_COLUMNS]
-        table.add_row(t.trial_id, str(t.tp), t.point.label(), status, *cells)
+        table.add_row(t.trial_id, str(t.tp), t.label, status, *cells)
     console.print(table)

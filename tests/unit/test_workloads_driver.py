@@ -40,7 +40,7 @@ def test_build_payloads_completions_and_chat() -> None:
         "temperature": 0.5,
     }
     with pytest.raises(ValueError, match=r"workload\.api"):
-        build_payloads("m", PROMPTS, 8, api="tgi", ignore_eos=False)
+        build_payloads("m", PROMPTS, 8, api="bogus", ignore_eos=False)
 
 
 @dataclass

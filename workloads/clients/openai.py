@@ -22,10 +22,11 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from workloads.clients.sse import SSEEvent, SSEParser
+from workloads.clients.tgi import stream_tgi
 from workloads.records import UNKNOWN_TOKENS, RequestRecord
 
 API_PATHS: Mapping[str, str] = MappingProxyType(
-    {"completions": "/v1/completions", "chat": "/v1/chat/completions"}
+    {"completions": "/v1/completions", "chat": "/v1/chat/completions", "tgi": "/generate_stream"}
 )
 _ERROR_HEAD_CHARS = 200
 _ERROR_READ_BYTES = 2048
@@ -55,7 +56,7 @@ def endpoint_url(base_url: str, api: str) -> str:
     if api not in API_PATHS:
         raise ValueError(f"workload.api={api!r} is not one of {sorted(API_PATHS)}")
     path = urlsplit(base_url).path.rstrip("/")
-    if path.endswith("/completions"):
+    if path.endswith(("/completions", "/generate_stream")):
         return base_url
     root = base_url.rstrip("/")
     return root + API_PATHS[api].removeprefix("/v1") if path.endswith("/v1") else root + API_PATHS[api]
@@ -256,5 +257,7 @@ def _record(
     )
 
 
-CLIENTS: Mapping[str, RequestFunc] = MappingProxyType({"completions": stream_openai, "chat": stream_openai})
+CLIENTS: Mapping[str, RequestFunc] = MappingProxyType(
+    {"completions": stream_openai, "chat": stream_openai, "tgi": stream_tgi}
+)
 """Request functions by ``workload.api`` name (the endpoint path selects the payload format)."""

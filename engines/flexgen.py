@@ -1,0 +1,162 @@
+"""FlexGen (seed 000): a batch engine, one ``python -m flexgen.flex_opt`` run per trial.
+
+The prompt and generation lengths come from the workload point (``--prompt-len`` / ``--gen-len``);
+model, batch shape and offloading from ``engine.flexgen`` (sweep them with ``engine.sweep``,
+e.g. ``{flexgen.num_gpu_batches: [4, 8, 16, 32]}``). The diagonal-schedule variant is another
+module (``engine.flexgen.module``) or command prefix (``engine.flexgen.command``) taking the same
+flags. Metrics are parsed from the benchmark log FlexGen prints (``flexgen.utils.write_benchmark_log``)::
+
+    model size: 2.443 GB	cache size: 3.188 GB	hidden size (p): 0.066 GB
+    peak gpu mem: 6.086 GB	projected: True
+    prefill latency: 0.319 s	prefill throughput: 51432.869 token/s
+    decode latency: 1.748 s	decode throughput: 567.437 token/s
+    total latency: 2.067 s	total throughput: 495.461 token/s
+
+A CUDA OOM makes the trial FAILED(oom) (see ``engines.process.classify_failure``), never zeros.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+
+from engines.base import BatchSpec
+from engines.process import OOM_PATTERNS
+from orchestrator.config.schema import EngineConfig, FlexGenConfig, ModelConfig
+from orchestrator.errors import ConfigError
+from orchestrator.trial import Trial
+
+DEBUG_MODES = ("fewer_batch", "breakdown")
+_NUM = r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
+# metric name → pattern; each value is the last match in the log.
+LOG_PATTERNS: dict[str, str] = {
+    "model_size_gb": rf"model size:\s*{_NUM}\s*GB",
+    "cache_size_gb": rf"cache size:\s*{_NUM}\s*GB",
+    "hidden_size_gb": rf"hidden size \(p\):\s*{_NUM}\s*GB",
+    "peak_gpu_mem_gb": rf"peak gpu mem:\s*{_NUM}\s*GB",
+    "prefill_latency_s": rf"prefill latency:\s*{_NUM}\s*s",
+    "prefill_throughput_tok_s": rf"prefill throughput:\s*{_NUM}\s*token/s",
+    "decode_latency_s": rf"decode latency:\s*{_NUM}\s*s",
+    "decode_throughput_tok_s": rf"decode throughput:\s*{_NUM}\s*token/s",
+    "total_latency_s": rf"total latency:\s*{_NUM}\s*s",
+    "total_throughput_tok_s": rf"total throughput:\s*{_NUM}\s*token/s",
+}
+REQUIRED = ("total_latency_s", "total_throughput_tok_s")
+_PROJECTED = re.compile(r"projected:\s*(True|False)")
+_TORCH_PEAK = re.compile(
+    rf"TorchDevice:\s*(cuda:\d+)\s*\n\s*cur_mem:\s*{_NUM}\s*GB,\s*peak_mem:\s*{_NUM}\s*GB"
+)
+
+
+def parse_flexgen_log(text: str) -> dict[str, float]:
+    """The benchmark numbers of a FlexGen log; ValueError if the run printed none (or ran OOM).
+
+    Also ``projected`` (1.0 when FlexGen extrapolated from fewer batches / a cut generation) and
+    ``torch_peak_mem_gb`` (the largest ``TorchDevice: cuda:N ... peak_mem`` line, if printed).
+    """
+    oom = next((p for p in OOM_PATTERNS if p in text), None)
+    metrics: dict[str, float] = {}
+    for name, pattern in LOG_PATTERNS.items():
+        found = re.findall(pattern, text)
+        if found:
+            metrics[name] = float(found[-1])
+    missing = [m for m in REQUIRED if m not in metrics]
+    if oom is not None and missing:
+        raise ValueError(f"out of memory ({oom}) before FlexGen printed its results")
+    if missing:
+        raise ValueError(f"FlexGen log has no {', '.join(missing)} line")
+    projected = _PROJECTED.findall(text)
+    if projected:
+        metrics["projected"] = 1.0 if projected[-1] == "True" else 0.0
+    torch_peaks = [float(peak) for _dev, _cur, peak in _TORCH_PEAK.findall(text)]
+    if torch_peaks:
+        metrics["torch_peak_mem_gb"] = max(torch_peaks)
+    return metrics
+
+
+def flag_args(f: FlexGenConfig) -> list[str]:
+    """The ``flex_opt`` flags from the typed options (None → FlexGen's default, flag omitted)."""
+    args = ["--gpu-batch-size", str(f.gpu_batch_size), "--num-gpu-batches", str(f.num_gpu_batches),
+            "--percent", *map(str, f.percent)]  # fmt: skip
+    if f.path:
+        args += ["--path", f.path]
+    if f.offload_dir:
+        args += ["--offload-dir", f.offload_dir]
+    if f.cut_gen_len is not None:
+        args += ["--cut-gen-len", str(f.cut_gen_len)]
+    if f.debug_mode:
+        args += ["--debug-mode", f.debug_mode]
+    for name, flag in (
+        ("pin_weight", "--pin-weight"),
+        ("overlap", "--overlap"),
+        ("sep_layer", "--sep-layer"),
+    ):
+        value = getattr(f, name)
+        if value is not None:
+            args += [flag, str(bool(value))]  # str2bool flags
+    for name, flag in (("cpu_cache_compute", "--cpu-cache-compute"), ("compress_weight", "--compress-weight"),
+                       ("compress_cache", "--compress-cache")):  # fmt: skip
+        if getattr(f, name):
+            args.append(flag)
+    if f.attn_sparsity is not None:
+        args += ["--attn-sparsity", str(f.attn_sparsity)]
+    return args
+
+
+def validate(engine: EngineConfig, model: ModelConfig) -> None:
+    """ConfigError naming ``engine.flexgen.<field>`` for a bad FlexGen option."""
+    f = engine.flexgen
+    if len(f.percent) != 6 or any(not 0 <= p <= 100 for p in f.percent):
+        raise ConfigError("engine.flexgen.percent", f"needs 6 values within 0..100 (w_gpu w_cpu c_gpu c_cpu "
+                          f"a_gpu a_cpu), got {f.percent}")  # fmt: skip
+    for i, what in enumerate(("weights", "cache", "activations")):
+        if f.percent[2 * i] + f.percent[2 * i + 1] > 100:
+            raise ConfigError(
+                "engine.flexgen.percent", f"{what}: gpu + cpu percent exceeds 100 in {f.percent}"
+            )
+    for name in ("gpu_batch_size", "num_gpu_batches"):
+        if getattr(f, name) < 1:
+            raise ConfigError(f"engine.flexgen.{name}", f"must be >= 1, got {getattr(f, name)}")
+    if f.cut_gen_len is not None and f.cut_gen_len < 1:
+        raise ConfigError("engine.flexgen.cut_gen_len", f"must be >= 1, got {f.cut_gen_len}")
+    if f.debug_mode is not None and f.debug_mode not in DEBUG_MODES:
+        raise ConfigError("engine.flexgen.debug_mode", f"unknown value '{f.debug_mode}'", DEBUG_MODES)
+    if f.attn_sparsity is not None and not 0 < f.attn_sparsity <= 1:
+        raise ConfigError("engine.flexgen.attn_sparsity", f"must be within (0, 1], got {f.attn_sparsity}")
+    if not f.module and not f.command:
+        raise ConfigError(
+            "engine.flexgen.module", "set a module (flexgen.flex_opt) or engine.flexgen.command"
+        )
+    if f.command is not None and not shlex.split(f.command):
+        raise ConfigError("engine.flexgen.command", "is empty")
+    if f.model is None and model.path == "tiny":
+        raise ConfigError("engine.flexgen.model", "FlexGen runs OPT models by name: set engine.flexgen.model "
+                          "(e.g. facebook/opt-6.7b) or model.path")  # fmt: skip
+
+
+class FlexGenEngine:
+    name = "flexgen"
+    kind = "batch"
+
+    def validate(self, cfg: EngineConfig, model: ModelConfig) -> None:
+        validate(cfg, model)
+
+    def trial_command(
+        self, cfg: EngineConfig, model: ModelConfig, trial: Trial, spec: BatchSpec
+    ) -> list[str]:
+        f = cfg.flexgen
+        prefix = shlex.split(f.command) if f.command else [sys.executable, "-m", f.module]
+        p = trial.point
+        return [*prefix, "--model", f.model or spec.model_path, "--prompt-len", str(p.input_len),
+                "--gen-len", str(p.output_len), *flag_args(f), *cfg.extra_args]  # fmt: skip
+
+    def env(self, cfg: EngineConfig, spec: BatchSpec) -> dict[str, str]:
+        env = {"PYTHONUNBUFFERED": "1"}
+        if spec.gpu_ids:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(spec.gpu_ids)
+        env.update(cfg.env)
+        return env
+
+    def parse_metrics(self, trial: Trial, spec: BatchSpec, log_text: str) -> dict[str, float]:
+        return parse_flexgen_log(log_text)

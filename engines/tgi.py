@@ -1,0 +1,192 @@
+"""Hugging Face text-generation-inference: ``text-generation-launcher``, natively or in a container.
+
+Every deployment argument of seed 001 maps from ``engine.tgi`` (None/false/empty → flag omitted);
+``num_shard`` is the placement TP. ``engine.tgi.launcher: docker|podman`` runs the official image
+with the assigned GPUs, the port published on 127.0.0.1 only, and a named container that
+:meth:`TGIEngine.stop_command` stops (ManagedProcess runs it on stop, before signalling the group).
+Readiness: ``/health`` is 200 and ``/info`` names the served model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from engines.base import OFFLINE_ENV, LaunchSpec, http_get
+from orchestrator.config.schema import EngineConfig, ModelConfig, TGIConfig
+from orchestrator.errors import ConfigError
+
+LAUNCHERS = ("native", "docker", "podman")
+QUANTIZE = ("awq", "gptq", "bitsandbytes", "bitsandbytes-nf4", "bitsandbytes-fp4", "eetq", "exl2",
+            "fp8", "marlin")  # fmt: skip
+DTYPES = {"auto": None, "float16": "float16", "half": "float16", "bfloat16": "bfloat16"}
+CONTAINER_PORT = 80
+CONTAINER_DATA = "/data"
+CONTAINER_MODEL = "/model"
+
+# (config field, launcher flag): valued options, emitted when not None.
+_VALUED = (
+    ("max_concurrent_requests", "--max-concurrent-requests"),
+    ("max_best_of", "--max-best-of"),
+    ("max_stop_sequences", "--max-stop-sequences"),
+    ("max_input_length", "--max-input-length"),
+    ("max_total_tokens", "--max-total-tokens"),
+    ("max_batch_size", "--max-batch-size"),
+    ("waiting_served_ratio", "--waiting-served-ratio"),
+    ("max_batch_prefill_tokens", "--max-batch-prefill-tokens"),
+    ("max_batch_total_tokens", "--max-batch-total-tokens"),
+    ("max_waiting_tokens", "--max-waiting-tokens"),
+    ("shard_uds_path", "--shard-uds-path"),
+    ("master_addr", "--master-addr"),
+    ("master_port", "--master-port"),
+    ("huggingface_hub_cache", "--huggingface-hub-cache"),
+    ("weights_cache_override", "--weights-cache-override"),
+    ("otlp_endpoint", "--otlp-endpoint"),
+    ("watermark_gamma", "--watermark-gamma"),
+    ("watermark_delta", "--watermark-delta"),
+)
+_SWITCHES = (("disable_custom_kernels", "--disable-custom-kernels"), ("json_output", "--json-output"))
+
+
+def container_name(spec: LaunchSpec) -> str:
+    """A name unique per engine instance on this host (the port is)."""
+    return f"orch-tgi-{spec.port}"
+
+
+def launcher_args(cfg: EngineConfig, model: ModelConfig, spec: LaunchSpec, model_id: str, port: int,
+                  hostname: str) -> list[str]:  # fmt: skip
+    """The text-generation-launcher arguments (without the program name)."""
+    t = cfg.tgi
+    args = ["--model-id", model_id, "--hostname", hostname, "--port", str(port)]
+    if model.revision:
+        args += ["--revision", model.revision]
+    if t.sharded is not None:
+        args += ["--sharded", "true" if t.sharded else "false"]
+    if t.sharded is not False:
+        args += ["--num-shard", str(spec.tp)]
+    quantize = t.quantize or cfg.quantization
+    if quantize:
+        args += ["--quantize", quantize]
+    elif DTYPES.get(cfg.dtype):
+        args += ["--dtype", str(DTYPES[cfg.dtype])]
+    if model.trust_remote_code:
+        args.append("--trust-remote-code")
+    for name, flag in _VALUED:
+        value = getattr(t, name)
+        if value is not None:
+            args += [flag, str(value)]
+    for name, flag in _SWITCHES:
+        if getattr(t, name):
+            args.append(flag)
+    for origin in t.cors_allow_origin:
+        args += ["--cors-allow-origin", origin]
+    return args + list(cfg.extra_args)
+
+
+def container_command(cfg: EngineConfig, model: ModelConfig, spec: LaunchSpec) -> list[str]:
+    """``docker|podman run`` of the official image, GPUs = the assigned ones, port on 127.0.0.1."""
+    t = cfg.tgi
+    local_model = Path(spec.model_path).is_dir()
+    argv = [t.launcher, "run", "--rm", "--name", container_name(spec), "--shm-size", t.shm_size,
+            "-p", f"{spec.host}:{spec.port}:{CONTAINER_PORT}"]  # fmt: skip
+    if spec.gpu_ids:
+        devices = ",".join(spec.gpu_ids)
+        argv += (
+            ["--gpus", f'"device={devices}"']
+            if t.launcher == "docker"
+            else [*(a for g in spec.gpu_ids for a in ("--device", f"nvidia.com/gpu={g}"))]
+        )
+    if t.huggingface_hub_cache:
+        argv += ["-v", f"{t.huggingface_hub_cache}:{CONTAINER_DATA}"]
+    if local_model:
+        argv += ["-v", f"{spec.model_path}:{CONTAINER_MODEL}:ro"]
+    for key, value in {**OFFLINE_ENV, **cfg.env}.items():
+        argv += ["-e", f"{key}={value}"]
+    argv.append(t.image)
+    inner = TGIConfig(
+        **{**vars(t), "huggingface_hub_cache": CONTAINER_DATA if t.huggingface_hub_cache else None}
+    )
+    inner_cfg = EngineConfig(**{**vars(cfg), "tgi": inner})
+    model_id = CONTAINER_MODEL if local_model else spec.model_path
+    return argv + launcher_args(inner_cfg, model, spec, model_id, CONTAINER_PORT, "0.0.0.0")
+
+
+def validate(cfg: EngineConfig, model: ModelConfig) -> None:
+    """ConfigError naming ``engine.tgi.<field>`` for a bad TGI option."""
+    t = cfg.tgi
+    if t.launcher not in LAUNCHERS:
+        raise ConfigError("engine.tgi.launcher", f"unknown value '{t.launcher}'", LAUNCHERS)
+    if t.quantize is not None and t.quantize not in QUANTIZE:
+        raise ConfigError("engine.tgi.quantize", f"unknown value '{t.quantize}'", QUANTIZE)
+    if cfg.dtype not in DTYPES:
+        raise ConfigError("engine.dtype", f"TGI does not take dtype '{cfg.dtype}'", sorted(DTYPES))
+    for name, _ in _VALUED:
+        value = getattr(t, name)
+        if isinstance(value, int | float) and not name.startswith("master_port") and value <= 0:
+            raise ConfigError(f"engine.tgi.{name}", f"must be > 0, got {value}")
+    if t.master_port is not None and not 0 < t.master_port <= 65535:
+        raise ConfigError("engine.tgi.master_port", f"must be within 1..65535, got {t.master_port}")
+    if t.max_input_length and t.max_total_tokens and t.max_input_length >= t.max_total_tokens:
+        raise ConfigError(
+            "engine.tgi.max_input_length",
+            f"must be < engine.tgi.max_total_tokens ({t.max_input_length} >= {t.max_total_tokens})",
+        )
+    if t.max_total_tokens and t.max_batch_total_tokens and t.max_batch_total_tokens < t.max_total_tokens:
+        raise ConfigError(
+            "engine.tgi.max_batch_total_tokens",
+            f"must be >= engine.tgi.max_total_tokens ({t.max_batch_total_tokens} < {t.max_total_tokens})",
+        )
+    if not t.image:
+        raise ConfigError("engine.tgi.image", "must name a container image")
+
+
+class TGIEngine:
+    name = "tgi"
+    client_api = "tgi"  # workloads.clients.tgi.stream_tgi on /generate_stream
+
+    def command(self, cfg: EngineConfig, model: ModelConfig, spec: LaunchSpec) -> list[str]:
+        if cfg.tgi.launcher != "native":
+            return container_command(cfg, model, spec)
+        return ["text-generation-launcher",
+                *launcher_args(cfg, model, spec, spec.model_path, spec.port, spec.host)]  # fmt: skip
+
+    def validate(self, cfg: EngineConfig, model: ModelConfig) -> None:
+        validate(cfg, model)
+
+    def stop_command(self, cfg: EngineConfig, spec: LaunchSpec) -> list[str] | None:
+        """What stops the engine besides signalling its process group (the container, if any)."""
+        if cfg.tgi.launcher == "native":
+            return None
+        return [cfg.tgi.launcher, "stop", "--time", "10", container_name(spec)]
+
+    def env(self, cfg: EngineConfig, spec: LaunchSpec) -> dict[str, str]:
+        env = dict(OFFLINE_ENV)
+        if spec.gpu_ids and cfg.tgi.launcher == "native":
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(spec.gpu_ids)
+        env.update(cfg.env)
+        return env
+
+    def ready(self, spec: LaunchSpec) -> bool:
+        status, _ = http_get(f"{spec.base_url}/health")
+        if status != 200:
+            return False
+        return self.info(spec).get("model_id") in {spec.model_path, spec.served_name, CONTAINER_MODEL}
+
+    def info(self, spec: LaunchSpec) -> dict[str, object]:
+        status, body = http_get(f"{spec.base_url}/info")
+        if status != 200:
+            return {}
+        try:
+            obj = json.loads(body)
+        except ValueError:
+            return {}
+        return obj if isinstance(obj, dict) else {}
+
+    def completions_url(self, spec: LaunchSpec, api: str) -> str:
+        return f"{spec.base_url}/generate_stream"
+
+    def metrics_url(self, spec: LaunchSpec) -> str | None:
+        return f"{spec.base_url}/metrics"
+
+    def version(self, spec: LaunchSpec) -> str:
+        return str(self.info(spec).get("version", "unknown"))

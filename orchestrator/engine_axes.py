@@ -1,0 +1,68 @@
+"""Engine-option sweep axes (``engine.sweep``), pure: expand them into resolved EngineConfigs.
+
+``engine.sweep`` maps a dotted path under ``engine`` (``max_num_seqs``, ``flexgen.num_gpu_batches``,
+``tgi.max_batch_total_tokens``) to a list of values; each combination becomes one engine variant
+whose resolved config holds the value (so it is part of the trial id) and an empty ``sweep``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from typing import Any
+
+from orchestrator.config.schema import EngineConfig
+from orchestrator.errors import ConfigError
+
+Axes = tuple[tuple[str, Any], ...]
+NOT_SWEEPABLE = ("name", "tp", "sweep", "reuse")  # tp has its own axis (engine.tp)
+
+
+def check_path(path: str) -> None:
+    """ConfigError naming ``engine.sweep.<path>`` when it is not a scalar option of EngineConfig."""
+    node: Any = EngineConfig()
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        fields = {f.name for f in dataclasses.fields(node)}
+        if part not in fields or (i == 0 and part in NOT_SWEEPABLE):
+            allowed = sorted(fields - set(NOT_SWEEPABLE)) if i == 0 else sorted(fields)
+            raise ConfigError(f"engine.sweep.{path}", f"'{part}' is not a sweepable engine option", allowed)
+        node = getattr(node, part)
+    if dataclasses.is_dataclass(node):
+        raise ConfigError(f"engine.sweep.{path}", "names an option group; name one of its fields")
+
+
+def set_path(cfg: Any, path: str, value: Any) -> Any:
+    """A copy of the dataclass ``cfg`` with the dotted ``path`` set to ``value``."""
+    head, _, rest = path.partition(".")
+    if not rest:
+        return dataclasses.replace(cfg, **{head: value})
+    return dataclasses.replace(cfg, **{head: set_path(getattr(cfg, head), rest, value)})
+
+
+def engine_variants(engine: EngineConfig) -> list[tuple[EngineConfig, Axes]]:
+    """Every combination of the sweep axes (config order), as (resolved engine config, axes)."""
+    if not engine.sweep:
+        return [(engine, ())]
+    for path, values in engine.sweep.items():
+        check_path(path)
+        if not values:
+            raise ConfigError(f"engine.sweep.{path}", "must list at least one value")
+    keys = list(engine.sweep)
+    base = dataclasses.replace(engine, sweep={})
+    variants = []
+    for combo in itertools.product(*(list(engine.sweep[k]) for k in keys)):
+        cfg = base
+        for path, value in zip(keys, combo, strict=True):
+            cfg = set_path(cfg, path, value)
+        variants.append((cfg, tuple(zip(keys, combo, strict=True))))
+    return variants
+
+
+def axes_label(axes: Axes) -> str:
+    """``num_gpu_batches4-percent100,0,...`` for trial names ('' without axes)."""
+    parts = []
+    for path, value in axes:
+        text = ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+        parts.append(f"{path.rsplit('.', 1)[-1]}{text}")
+    return "-".join(parts)

@@ -1,0 +1,50 @@
+"""On a GPU machine: vLLM at TP 1 on the tiny local model, one workload point, NVML peak memory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from engines.process import group_alive
+from orchestrator.cluster import detect_local_gpus
+from orchestrator.config.schema import ExperimentConfig
+from orchestrator.grid import expand
+from orchestrator.runner import EngineRunner
+from orchestrator.trial import Status
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(detect_local_gpus() == 0, reason="no NVIDIA GPU on this machine"),
+]
+
+
+def test_vllm_tp1_point_records_nvml_peak_memory(
+    tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
+    cfg = ExperimentConfig()
+    cfg.engine.tp = [1]
+    cfg.engine.gpu_memory_utilization = 0.3
+    cfg.engine.enforce_eager = True  # no CUDA-graph capture: a quicker start
+    cfg.resources.device = "gpu"
+    w = cfg.workload
+    w.concurrency, w.input_len, w.output_len, w.num_requests, w.warmup_requests = [4], [64], [32], 16, 2
+    trial = expand(cfg)[0]
+    runner = EngineRunner(trial.engine, trial.model, trial.tp, "gpu", tmp_path)
+    try:
+        info = runner.start(["0"])
+        result = runner.run_point(trial)
+    finally:
+        runner.stop()
+    assert result.status == Status.DONE, result.message + runner.log_text()[-3000:]
+    m = result.metrics
+    peak = m["engine_gpu_mem_peak_mib"]
+    record_property("engine_version", info["engine_version"])
+    record_property("engine_gpu_mem_peak_mib", peak)
+    print(f"vLLM {info['engine_version']} TP1 tiny model: NVML peak GPU memory {peak:.0f} MiB")
+    assert peak > 0
+    assert m["engine_generation_tokens"] == 18 * 32
+    assert m["total_output_tokens"] == 16 * 32
+    assert runner.process is not None and runner.process.pgid is not None
+    assert not group_alive(runner.process.pgid)

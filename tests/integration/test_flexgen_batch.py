@@ -1,0 +1,54 @@
+"""FlexGen trials end to end through run_batch_trial: real processes, a flex_opt stand-in (no CUDA here)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from engines.base import BatchSpec
+from engines.flexgen import FlexGenEngine
+from orchestrator.batch import run_batch_trial
+from orchestrator.config.schema import EngineConfig, ExperimentConfig, FlexGenConfig, ModelConfig
+from orchestrator.grid import expand
+from orchestrator.trial import FailureReason, Status
+
+pytestmark = pytest.mark.integration
+
+FAKE = Path(__file__).with_name("fake_flex_opt.py")
+
+
+def test_sweep_of_num_gpu_batches_with_an_oom(tmp_path: Path) -> None:
+    cfg = ExperimentConfig()
+    cfg.engine = EngineConfig(
+        name="flexgen", tp=[1], flexgen=FlexGenConfig(command=f"{sys.executable} {FAKE}"),
+        sweep={"flexgen.num_gpu_batches": [4, 32]}, trial_timeout_s=60,
+    )  # fmt: skip
+    cfg.model = ModelConfig(name="opt-6.7b", path="facebook/opt-6.7b", max_model_len=2048)
+    cfg.workload.concurrency, cfg.workload.input_len, cfg.workload.output_len = [1], [512], [32]
+    trials = expand(cfg)
+    results = []
+    for t in trials:
+        spec = BatchSpec("facebook/opt-6.7b", 1, "gpu", tmp_path, ())
+        results.append(run_batch_trial(FlexGenEngine(), t.engine, t.model, t, spec))
+    ok, oom = results
+    assert ok.status == Status.DONE, ok.message + ok.engine_log
+    assert ok.metrics["total_latency_s"] == pytest.approx(2.64)
+    assert ok.metrics["peak_gpu_mem_gb"] == pytest.approx(4.7)
+    assert ok.metrics["cache_size_gb"] == pytest.approx(3.188)
+    assert "--num-gpu-batches" in ok.engine_info["command"]
+    assert (oom.status, oom.reason) == (Status.FAILED, FailureReason.OOM)
+    assert oom.metrics == {} and "CUDA out of memory" in oom.engine_log
+
+
+def test_exit_zero_without_results_is_failed(tmp_path: Path) -> None:
+    cfg = ExperimentConfig()
+    fg = FlexGenConfig(command=f"{sys.executable} {FAKE}", debug_mode="breakdown")
+    cfg.engine = EngineConfig(name="flexgen", tp=[1], flexgen=fg, trial_timeout_s=60)
+    cfg.workload.concurrency = [1]
+    trial = expand(cfg)[0]
+    spec = BatchSpec("facebook/opt-1.3b", 1, "gpu", tmp_path, ())
+    result = run_batch_trial(FlexGenEngine(), trial.engine, trial.model, trial, spec)
+    assert (result.status, result.reason) == (Status.FAILED, FailureReason.ENGINE_CRASH)
+    assert "no total_latency_s" in result.message and result.metrics == {}

@@ -1,0 +1,179 @@
+"""Streaming client for text-generation-inference's native ``/generate_stream``.
+
+TGI sends one SSE event per generated token, ``data:{"index":1,"token":{"id":..,"text":"..",
+"logprob":..,"special":false},"generated_text":null,"details":null}``, and no ``[DONE]``: the last
+token's event carries ``generated_text`` (and ``details`` with ``finish_reason``,
+``generated_tokens``, ``seed`` when ``parameters.details`` is true). A failure mid-stream is an
+event ``data:{"error":"..","error_type":".."}``. Same contract as
+:func:`workloads.clients.openai.stream_openai`: returns a RequestRecord, never raises (except
+``asyncio.CancelledError``), error kinds from :data:`workloads.records.ERROR_KINDS`.
+Every event that carries a ``token`` is a token event; output tokens = ``details.generated_tokens``,
+else the number of non-special token events (TGI sends exactly one token per event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from workloads.clients.sse import SSEEvent, SSEParser
+from workloads.records import UNKNOWN_TOKENS, RequestRecord
+
+_HEAD = 200
+
+
+class _Failure(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message[:_HEAD]
+
+
+def tgi_body(payload: dict[str, Any]) -> dict[str, Any]:
+    """A TGI ``/generate`` body from an OpenAI-style completions payload (TGI bodies pass through).
+
+    ``max_tokens`` → ``max_new_tokens``; temperature 0 → greedy (TGI refuses temperature 0);
+    ``details`` is always requested so the server reports ``generated_tokens``.
+    """
+    if "inputs" in payload:
+        given: dict[str, Any] = {"details": True, **(payload.get("parameters") or {})}
+        return {**payload, "parameters": given}
+    params: dict[str, Any] = {"details": True, "do_sample": False}
+    if payload.get("max_tokens") is not None:
+        params["max_new_tokens"] = payload["max_tokens"]
+    temperature = payload.get("temperature")
+    if temperature:
+        params.update(do_sample=True, temperature=temperature)
+    for key in ("top_p", "top_k", "seed", "stop", "repetition_penalty"):
+        if payload.get(key) is not None:
+            params[key] = payload[key]
+    prompt = payload.get("prompt")
+    if prompt is None and payload.get("messages"):
+        prompt = "\n".join(str(m.get("content", "")) for m in payload["messages"])
+    return {"inputs": prompt or "", "parameters": params}
+
+
+@dataclass
+class _TGIAccumulator:
+    token_times_ns: list[int] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)
+    normal_tokens: int = 0
+    generated_tokens: int | None = None
+    last_event_ns: int | None = None
+    done: bool = False
+
+    def on_event(self, event: SSEEvent, now_ns: int) -> None:
+        self.last_event_ns = now_ns
+        try:
+            obj = json.loads(event.data)
+        except ValueError as exc:
+            raise _Failure("protocol", f"bad JSON in SSE data ({exc}): {event.data[:100]!r}") from None
+        if not isinstance(obj, dict):
+            raise _Failure("protocol", f"SSE data is not a JSON object: {event.data[:100]!r}")
+        if obj.get("error") is not None:
+            raise _Failure("http", f"error event ({obj.get('error_type', '?')}): {obj['error']}")
+        token = obj.get("token")
+        if token is not None:
+            if not isinstance(token, dict) or not isinstance(token.get("text", ""), str):
+                raise _Failure("protocol", f"malformed token: {str(token)[:100]}")
+            self.token_times_ns.append(now_ns)
+            if not token.get("special", False):
+                self.normal_tokens += 1
+                self.parts.append(token.get("text", ""))
+        details = obj.get("details")
+        if isinstance(details, dict) and isinstance(details.get("generated_tokens"), int):
+            self.generated_tokens = details["generated_tokens"]
+        if obj.get("generated_text") is not None or details is not None:
+            self.done = True
+
+
+async def _read_stream(resp: aiohttp.ClientResponse, acc: _TGIAccumulator, clock: Callable[[], int]) -> None:
+    parser = SSEParser()
+    async for chunk in resp.content.iter_any():
+        now = clock()
+        for event in parser.feed(chunk):
+            acc.on_event(event, now)
+            if acc.done:
+                return
+    for event in parser.close():
+        acc.on_event(event, clock())
+        if acc.done:
+            return
+    detail = " (inside an event)" if parser.truncated else ""
+    raise _Failure("truncated", f"stream closed before the final event (generated_text){detail}")
+
+
+async def _error_head(resp: aiohttp.ClientResponse) -> str:
+    head = await resp.content.read(2048)
+    text = head.decode("utf-8", errors="replace")
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return f"HTTP {resp.status}: {text}"  # not JSON: the raw head
+    if isinstance(obj, dict) and "error" in obj:
+        text = f"{obj.get('error_type', '?')}: {obj['error']}"
+    return f"HTTP {resp.status}: {text}"
+
+
+async def stream_tgi(
+    session: aiohttp.ClientSession,
+    url: str,
+    payload: dict[str, Any],
+    *,
+    request_id: int,
+    scheduled_ns: int,
+    timeout_s: float,
+    count_tokens: Callable[[str], int] | None = None,
+    warmup: bool = False,
+    clock: Callable[[], int] = time.perf_counter_ns,
+    input_tokens: int = UNKNOWN_TOKENS,
+) -> RequestRecord:
+    """POST one request to ``url`` (``.../generate_stream``) and record it; never raises.
+
+    Errors: "connect", "http" (non-200 or an error event), "timeout", "truncated" (closed before
+    the final event), "protocol" (malformed data). ``count_tokens`` is unused: TGI's stream
+    identifies every token.
+    """
+    acc = _TGIAccumulator()
+    failure: _Failure | None = None
+    responded = False
+    sent_ns = clock()
+    try:
+        async with asyncio.timeout(timeout_s), session.post(url, json=tgi_body(payload)) as resp:
+            responded = True
+            if resp.status != 200:
+                failure = _Failure("http", await _error_head(resp))
+            else:
+                await _read_stream(resp, acc, clock)
+    except _Failure as exc:
+        failure = exc
+    except TimeoutError:
+        failure = _Failure("timeout", f"no complete response within {timeout_s:g} s")
+    except aiohttp.ClientPayloadError as exc:
+        failure = _Failure("truncated", f"payload error: {exc}")
+    except (aiohttp.ClientConnectionError, ConnectionError) as exc:
+        failure = _Failure("truncated" if responded else "connect", f"{type(exc).__name__}: {exc}")
+    except aiohttp.ClientError as exc:
+        failure = _Failure("protocol", f"{type(exc).__name__}: {exc}")
+    end_ns = clock() if failure is not None or acc.last_event_ns is None else acc.last_event_ns
+    out = acc.generated_tokens if acc.generated_tokens is not None else acc.normal_tokens
+    return RequestRecord(
+        request_id=request_id,
+        scheduled_ns=scheduled_ns,
+        sent_ns=sent_ns,
+        end_ns=end_ns,
+        token_times_ns=acc.token_times_ns,
+        input_tokens=input_tokens,
+        output_tokens=out,
+        ok=failure is None,
+        error_kind=None if failure is None else failure.kind,
+        error=None if failure is None else failure.message,
+        warmup=warmup,
+        output_text="".join(acc.parts),
+    )
