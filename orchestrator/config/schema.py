@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator.planner.config import PlannerConfig
+
 
 @dataclass
 class TGIConfig:
@@ -66,8 +68,6 @@ class FlexGenConfig:
     sep_layer: bool | None = None
     attn_sparsity: float | None = None
     debug_mode: str | None = None
-
-from orchestrator.planner.config import PlannerConfig
 
 
 @dataclass
