@@ -91,12 +91,11 @@ def _build_weights(spec: TinyModelSpec, vocab_size: int, out: Path) -> None:
         bos_token_id=1,
         eos_token_id=2,
         tie_word_embeddings=False,
-        torch_dtype="bfloat16",
     )
-    model = LlamaForCausalLM(config)
+    model = LlamaForCausalLM(config).to(torch.bfloat16)  # type: ignore[arg-type]
     with torch.no_grad():
         model.lm_head.weight[: len(SPECIAL_TOKENS)].zero_()
-    model.to(torch.bfloat16).save_pretrained(str(out), safe_serialization=True)
+    model.save_pretrained(str(out), safe_serialization=True)
 
 
 def ensure_tiny_model(spec: TinyModelSpec | None = None, cache_dir: Path | None = None) -> Path:

@@ -49,7 +49,7 @@ class RayCluster:
     def open(self) -> RayCluster:
         import ray
 
-        common = {"namespace": self.ray_cfg.namespace, "log_to_driver": True}
+        common: dict[str, Any] = {"namespace": self.ray_cfg.namespace, "log_to_driver": True}
         if self.ray_cfg.address:
             ray.init(address=self.ray_cfg.address, **common)
             return self
@@ -60,7 +60,7 @@ class RayCluster:
             "num_gpus": gpus,
             "object_store_memory": self.resources.object_store_mb * 1024 * 1024,
         }
-        loopback = {"node_ip_address": "127.0.0.1"}
+        loopback: dict[str, Any] = {"node_ip_address": "127.0.0.1"}
         self.started_local = True
         if self.resources.num_nodes == 1:
             ray.init(

@@ -68,7 +68,7 @@ class Scheduler:
         self.on_result = on_result
         self.work_root = tempfile.mkdtemp(prefix=f"orch-{sweep_id}-")
         # max_concurrency=2: stop() can run while start() or run_point() is in progress (Ctrl-C)
-        self._actor_cls = ray.remote(num_cpus=0, max_concurrency=2)(EngineActor)
+        self._actor_cls = ray.remote(num_cpus=0, max_concurrency=2)(EngineActor)  # type: ignore[call-overload]
         self._holder_cls = ray.remote(num_cpus=0)(GpuHolder)
         self._active: dict[Any, Instance] = {}  # outstanding ObjectRef → its instance
         self._live: list[Instance] = []

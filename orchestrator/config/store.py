@@ -92,11 +92,11 @@ def _reject_unknown_keys(node: object, schema: type, prefix: str) -> None:
         return
     fields = {f.name: f for f in dataclasses.fields(schema)}
     for key in node:
-        name = f"{prefix}{key}"
+        name = f"{prefix}{key!s}"
         if key not in fields:
             raise ConfigError(name, f"no such key in {schema.__name__}", sorted(fields))
         sub = typing.get_type_hints(schema).get(str(key))
-        if dataclasses.is_dataclass(sub):
+        if isinstance(sub, type) and dataclasses.is_dataclass(sub):
             _reject_unknown_keys(node[key], sub, f"{name}.")
 
 
@@ -146,4 +146,4 @@ def _schema_at(key: str) -> type | None:
     for part in key.split(".")[:-1]:
         hints = typing.get_type_hints(schema) if dataclasses.is_dataclass(schema) else {}
         schema = hints.get(part)
-    return schema if dataclasses.is_dataclass(schema) else None
+    return schema if isinstance(schema, type) and dataclasses.is_dataclass(schema) else None
