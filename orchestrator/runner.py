@@ -13,16 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from engines.base import Engine, LaunchSpec, get_engine
 from engines.process import ManagedProcess, classify_failure, free_port, tail
 from engines.tiny_model import ensure_tiny_model
 from orchestrator.config.schema import EngineConfig, ModelConfig
 from orchestrator.trial import FailureReason, Status, Trial, TrialResult
-from workloads.datasets import random_prompts
-from workloads.driver import build_payloads, run_concurrency_sync
-from workloads.metrics import summarize
+from workloads.spec import LoadSpec
+from workloads.strategies import Target, run_strategy
 
 MAX_LOG_BYTES = 2_000_000
 
@@ -99,32 +96,19 @@ class EngineRunner:
         """Drive one workload point against the running engine."""
         started = time.time()
         assert self.spec is not None and self.process is not None
-        p = trial.point
-        tok = self.tokenizer()
-        rng = np.random.default_rng(p.seed)
-        prompts = random_prompts(tok, p.num_requests + p.warmup_requests, p.input_len, rng)
-        payloads = build_payloads(
-            self.spec.served_name, prompts, p.output_len, api=p.api, ignore_eos=p.ignore_eos,
-            temperature=p.temperature,
-        )  # fmt: skip
-        records = run_concurrency_sync(
-            self.engine.completions_url(self.spec, p.api),
-            payloads,
-            concurrency=p.concurrency,
-            timeout_s=p.timeout_s,
-            api=p.api,
-            count_tokens=lambda text: len(tok(text, add_special_tokens=False)["input_ids"]),
-            warmup=p.warmup_requests,
-            input_tokens=[pr.input_tokens for pr in prompts],
-        )
-        metrics = summarize(records, slo=dict(p.slo), max_error_rate=p.max_error_rate)
+        spec = LoadSpec.of(trial.point)
+        url = self.engine.completions_url(self.spec, spec.api)
+        outcome = run_strategy(spec, Target(url, self.spec.served_name, self.tokenizer()))
+        metrics = outcome.metrics
         result = TrialResult(
             trial_id=trial.trial_id,
             status=Status.DONE,
             metrics={k: float(v) for k, v in metrics.items()},
-            records=[r.to_dict() for r in records],
+            records=[r.to_dict() for r in outcome.records],
             engine_info=dict(self.info),
             started_at=started,
+            steps=outcome.steps,
+            message=outcome.message,
         )
         if not self.process.alive():
             text = tail(self.log_path, 400)
@@ -134,7 +118,7 @@ class EngineRunner:
         elif not metrics.get("valid", True):
             result.status = Status.FAILED
             result.reason = FailureReason.REQUEST_ERRORS
-            result.message = (
+            result.message = outcome.message or (
                 f"error rate {metrics.get('error_rate', 0):.2%} > workload.max_error_rate "
                 f"or the client fell behind (send delay p99 {metrics.get('send_delay_p99_ms', 0):.1f} ms)"
             )
