@@ -37,6 +37,10 @@ def validate_workload(w: WorkloadConfig, slo_set: bool) -> None:
         if w.sla.iterations < 0 or w.sla.rel_tol < 0:
             raise ConfigError("workload.sla", "iterations and rel_tol must be >= 0")
     if w.name == "static_batch":
+        if not w.ignore_eos:
+            raise ConfigError(
+                "workload.ignore_eos", "static_batch needs true: every sequence decodes output_len"
+            )
         _positive_list("workload.batch_sizes", w.batch_sizes)
         _positive("workload.runs", w.runs)
         if w.warmups < 0:

@@ -90,6 +90,7 @@ SHARED = "workload.dataset.kind=shared_prefix"
         (["workload=sla_search", "workload.sla.max_rate=0.1"], "workload.sla.max_rate", "min_rate"),
         (["workload=static_batch", "workload.batch_sizes=[0]"], "workload.batch_sizes", "> 0"),
         (["workload=static_batch", "workload.runs=0"], "workload.runs", "> 0"),
+        (["workload=static_batch", "workload.ignore_eos=false"], "workload.ignore_eos", "static_batch"),
         (["workload=static_batch", "workload.input_len=[600]"], "workload.input_len", "max_model_len"),
         (["workload.duration_s=0"], "workload.duration_s", "> 0"),
         (["workload.max_errors=0"], "workload.max_errors", "> 0"),
