@@ -120,7 +120,7 @@ async def run_static_batch(
 ) -> tuple[list[RequestRecord], list[BatchRun | None]]:
     """``warmups`` then ``runs`` runs of ``batch_size`` copies of ``payload`` sent at once.
 
-    Returns every record (warmup runs marked warmup; ``request_id`` = run × B + i) and the
+    Returns every record (warmup runs marked warmup; ``step`` = run, ``request_id`` = run × B + i) and the
     measured runs' :class:`BatchRun` (None for a run with an error).
     """
     if batch_size < 1 or runs < 1 or warmups < 0:
@@ -145,6 +145,7 @@ async def run_static_batch(
         )
         for i, rec in enumerate(batch):
             rec.request_id = run * batch_size + i
+            rec.step = run
         return batch
 
     async with open_session(batch_size) as session:

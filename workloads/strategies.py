@@ -121,6 +121,8 @@ class _Run:
         all_at_once = math.isinf(rate)
         kind = "max_throughput" if all_at_once else "gamma"
         records, _ = self.open_loop(kind, rate, id_offset=step * len(self.payloads))
+        for rec in records:
+            rec.step = step
         return records, self.summary(records, all_at_once=all_at_once)
 
 

@@ -43,4 +43,5 @@ def test_rate_sweep_on_vllm_cpu(results_dir: Path) -> None:
     assert result["metrics"]["num_steps"] == 2 and result["metrics"]["offered_rate"] == 8.0
     df = store.requests(result["trial_id"])
     assert len(df) == 18 and df["request_id"].is_unique and int(df["warmup"].sum()) == 2
+    assert df.groupby("step").size().to_dict() == {0: 9, 1: 9}  # each step its own record set
     assert (df["sent_ns"] >= df["scheduled_ns"]).all()

@@ -89,6 +89,7 @@ def test_static_batch_runs_against_fake_server() -> None:
     records, runs = asyncio.run(main())
     assert len(records) == 9 and [r.warmup for r in records] == [True] * 3 + [False] * 6
     assert sorted(r.request_id for r in records) == list(range(9))
+    assert [r.step for r in records] == [0] * 3 + [1] * 3 + [2] * 3
     assert len(runs) == 2 and all(r is not None and r.batch_size == 3 for r in runs)
     for run in runs:
         assert run.prefill_latency_ms > 0 and run.decode_token_latency_ms > 0
@@ -134,6 +135,7 @@ def test_rate_sweep_measures_max_then_sweeps(tokenizer: Any) -> None:
     assert rates[3] == pytest.approx(out.metrics["max_request_throughput"])
     assert [s["step"] for s in out.steps] == [0, 1, 2, 3] and out.metrics["num_steps"] == 4
     assert len(out.records) == 48 and len({r.request_id for r in out.records}) == 48
+    assert [r.step for r in out.records] == [i for i in range(4) for _ in range(12)]
     listed = _strategy(
         LoadSpec(name="rate_sweep", sweep_kind="list", sweep_rates=(50.0, 100.0), **BASE), tokenizer
     )
