@@ -60,7 +60,7 @@ def _validate_dataset(w: WorkloadConfig) -> None:
         try:
             read_conversations(d.path)
         except ValueError as exc:
-            raise ConfigError("workload.dataset.path", str(exc).split(": ", 1)[-1]) from None
+            raise ConfigError("workload.dataset.path", f"{d.path}: {str(exc).split(': ', 1)[-1]}") from None
     if d.kind == "shared_prefix":
         _positive("workload.dataset.num_prefixes", d.num_prefixes)
         if not 0 < d.prefix_len < min(w.input_len):
