@@ -4,32 +4,70 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
+from typing import Any
 
 from orchestrator.config.schema import ExperimentConfig
 from orchestrator.config.validate import slo_items
 from orchestrator.engine_axes import engine_variants
 from orchestrator.trial import Trial, WorkloadPoint, engine_instance, stable_hash
+from workloads.spec import RATE_STRATEGIES
 
 
 def workload_points(cfg: ExperimentConfig) -> list[WorkloadPoint]:
+    """input_len × output_len × the strategy's own axis (concurrency, rate or batch size)."""
     w = cfg.workload
+    common: dict[str, Any] = dict(
+        name=w.name,
+        api=w.api,
+        num_requests=w.num_requests,
+        warmup_requests=w.warmup_requests,
+        ignore_eos=w.ignore_eos,
+        temperature=w.temperature,
+        timeout_s=w.timeout_s,
+        seed=w.seed,
+        max_error_rate=w.max_error_rate,
+        slo=tuple(slo_items(cfg)),
+        duration_s=w.duration_s,
+        max_errors=w.max_errors,
+        abort_error_rate=w.abort_error_rate,
+        dataset=w.dataset.kind,
+        dataset_path=w.dataset.path if w.dataset.kind == "sharegpt" else None,
+        prefix_len=w.dataset.prefix_len if w.dataset.kind == "shared_prefix" else 0,
+        num_prefixes=w.dataset.num_prefixes if w.dataset.kind == "shared_prefix" else 1,
+    )
+    if w.name in ("rate_sweep", "sla_search") or w.name in RATE_STRATEGIES:
+        common["burstiness"] = 1.0 if w.name in ("poisson", "constant") else w.burstiness
+    lengths = list(itertools.product(w.input_len, w.output_len))
+    if w.name == "concurrency":
+        return [
+            WorkloadPoint(concurrency=c, input_len=i, output_len=o, **common)
+            for (i, o), c in itertools.product(lengths, w.concurrency)
+        ]
+    extra: list[dict[str, Any]] = [{}]
+    if w.name in RATE_STRATEGIES:
+        extra = [{"rate": float(r)} for r in w.rate]
+    elif w.name == "static_batch":
+        extra = [{"batch_size": b, "runs": w.runs, "warmups": w.warmups} for b in w.batch_sizes]
+    elif w.name == "rate_sweep":
+        sweep: dict[str, Any] = {"sweep_kind": w.sweep.kind}
+        if w.sweep.kind == "list":
+            sweep["sweep_rates"] = tuple(float(r) for r in w.rate)
+        else:
+            sweep.update(sweep_num_rates=w.sweep.num_rates, sweep_min_rate=w.sweep.min_rate)
+        extra = [sweep]
+    elif w.name == "sla_search":
+        sla = w.sla
+        extra = [
+            dict(
+                sla_min_rate=sla.min_rate,
+                sla_max_rate=sla.max_rate,
+                sla_iterations=sla.iterations,
+                sla_rel_tol=sla.rel_tol,
+            )
+        ]
     return [
-        WorkloadPoint(
-            name=w.name,
-            api=w.api,
-            concurrency=c,
-            input_len=i,
-            output_len=o,
-            num_requests=w.num_requests,
-            warmup_requests=w.warmup_requests,
-            ignore_eos=w.ignore_eos,
-            temperature=w.temperature,
-            timeout_s=w.timeout_s,
-            seed=w.seed,
-            max_error_rate=w.max_error_rate,
-            slo=tuple(slo_items(cfg)),
-        )
-        for i, o, c in itertools.product(w.input_len, w.output_len, w.concurrency)
+        WorkloadPoint(concurrency=0, input_len=i, output_len=o, **common, **x)
+        for (i, o), x in itertools.product(lengths, extra)
     ]
 
 

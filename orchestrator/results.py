@@ -65,6 +65,7 @@ class ResultsStore:
                 "reason": str(result.reason) if result.reason else None,
                 "message": result.message,
                 "metrics": result.metrics,
+                "steps": result.steps,
                 "engine_info": result.engine_info,
                 "started_at": result.started_at,
                 "ended_at": result.ended_at,
@@ -115,6 +116,7 @@ def result_from_dict(d: dict[str, Any]) -> TrialResult:
         engine_info=d.get("engine_info", {}),
         started_at=d.get("started_at", 0.0),
         ended_at=d.get("ended_at", 0.0),
+        steps=d.get("steps", []),
     )
 
 

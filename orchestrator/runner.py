@@ -7,13 +7,12 @@ metrics → stop the engine. Failures become FAILED results with the engine log,
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
-
-import numpy as np
 
 from engines.base import AnyEngine, BatchEngine, BatchSpec, Engine, LaunchSpec, get_engine, is_batch
 from engines.process import ManagedProcess, classify_failure, free_port, tail
@@ -22,9 +21,8 @@ from engines.tiny_model import ensure_tiny_model
 from orchestrator.batch import run_batch_trial
 from orchestrator.config.schema import EngineConfig, ModelConfig
 from orchestrator.trial import FailureReason, Status, Trial, TrialResult
-from workloads.datasets import random_prompts
-from workloads.driver import build_payloads, run_concurrency_sync
-from workloads.metrics import summarize
+from workloads.spec import LoadSpec
+from workloads.strategies import Target, run_strategy
 
 MAX_LOG_BYTES = 2_000_000
 
@@ -117,42 +115,28 @@ class EngineRunner:
             return result
         started = time.time()
         assert self.spec is not None and self.process is not None
-        p = trial.point
-        tok = self.tokenizer()
-        rng = np.random.default_rng(p.seed)
-        prompts = random_prompts(tok, p.num_requests + p.warmup_requests, p.input_len, rng)
-        api = getattr(self._server(), "client_api", p.api)  # TGI: its native /generate_stream
-        payloads = build_payloads(
-            self.spec.served_name, prompts, p.output_len, api=api, ignore_eos=p.ignore_eos,
-            temperature=p.temperature,
-        )  # fmt: skip
-        telemetry = PointTelemetry(self._server().metrics_url(self.spec), self.spec.gpu_ids
-                                   if self.device == "gpu" else ())  # fmt: skip
+        spec = LoadSpec.of(trial.point)
+        client_api = getattr(self._server(), "client_api", None)
+        if client_api:  # TGI: its native /generate_stream
+            spec = dataclasses.replace(spec, api=client_api)
+        url = self._server().completions_url(self.spec, trial.point.api)
+        gpus = self.spec.gpu_ids if self.device == "gpu" else ()
+        telemetry = PointTelemetry(self._server().metrics_url(self.spec), gpus)
         telemetry.start()  # engine /metrics before/during/after, NVML GPU memory
         try:
-            records = run_concurrency_sync(
-                self._server().completions_url(self.spec, p.api),
-                payloads,
-                concurrency=p.concurrency,
-                timeout_s=p.timeout_s,
-                api=api,
-                count_tokens=lambda text: len(tok(text, add_special_tokens=False)["input_ids"]),
-                warmup=p.warmup_requests,
-                input_tokens=[pr.input_tokens for pr in prompts],
-            )
+            outcome = run_strategy(spec, Target(url, self.spec.served_name, self.tokenizer()))
         finally:
             telemetry.stop()
-        metrics = {
-            **summarize(records, slo=dict(p.slo), max_error_rate=p.max_error_rate),
-            **telemetry.metrics(),
-        }
+        metrics = {**outcome.metrics, **telemetry.metrics()}
         result = TrialResult(
             trial_id=trial.trial_id,
             status=Status.DONE,
             metrics={k: float(v) for k, v in metrics.items()},
-            records=[r.to_dict() for r in records],
+            records=[r.to_dict() for r in outcome.records],
             engine_info=dict(self.info),
             started_at=started,
+            steps=outcome.steps,
+            message=outcome.message,
         )
         if not self.process.alive():
             text = tail(self.log_path, 400)
@@ -162,7 +146,7 @@ class EngineRunner:
         elif not metrics.get("valid", True):
             result.status = Status.FAILED
             result.reason = FailureReason.REQUEST_ERRORS
-            result.message = (
+            result.message = outcome.message or (
                 f"error rate {metrics.get('error_rate', 0):.2%} > workload.max_error_rate "
                 f"or the client fell behind (send delay p99 {metrics.get('send_delay_p99_ms', 0):.1f} ms)"
             )

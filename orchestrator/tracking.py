@@ -123,6 +123,9 @@ class Tracker:
         if "startup_s" in result.engine_info:
             metrics["engine_startup_s"] = float(result.engine_info["startup_s"])
         self._log(run_id, params=flatten(trial.resolved()), metrics=metrics, tags=tags)
+        for i, step in enumerate(result.steps):  # rate-sweep steps / SLA probes, as "step.<metric>"
+            step_metrics = {f"step.{k}": v for k, v in numeric_metrics(step).items()}
+            self._log(run_id, metrics=step_metrics, step=i)
         for name in ("config.yaml", "result.json", "requests.parquet", "engine.log"):
             if (trial_dir / name).exists():
                 self.client.log_artifact(run_id, str(trial_dir / name))
@@ -160,13 +163,14 @@ class Tracker:
         params: Mapping[str, str] | None = None,
         metrics: Mapping[str, float] | None = None,
         tags: Mapping[str, str] | None = None,
+        step: int = 0,
     ) -> None:
         from mlflow.entities import Metric, Param, RunTag
 
         now = int(time.time() * 1000)
         self.client.log_batch(
             run_id,
-            metrics=[Metric(k, v, now, 0) for k, v in (metrics or {}).items()],
+            metrics=[Metric(k, v, now, step) for k, v in (metrics or {}).items()],
             params=[Param(k, v) for k, v in (params or {}).items()],
             tags=[RunTag(k, v) for k, v in (tags or {}).items()],
         )

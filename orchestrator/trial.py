@@ -5,11 +5,12 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from orchestrator.config.schema import EngineConfig, ModelConfig
 from orchestrator.engine_axes import axes_label
+from workloads.spec import label
 
 
 class Status(enum.StrEnum):
@@ -47,9 +48,46 @@ class WorkloadPoint:
     seed: int
     max_error_rate: float
     slo: tuple[tuple[str, float], ...] = ()
+    # Strategy fields (workloads.spec.LoadSpec has the same names). Left out of the trial id while
+    # at their defaults, so the ids of concurrency points do not change.
+    duration_s: float | None = None
+    max_errors: int | None = None
+    abort_error_rate: float | None = None
+    rate: float | None = None
+    burstiness: float = 1.0
+    dataset: str = "random"
+    dataset_path: str | None = None
+    prefix_len: int = 0
+    num_prefixes: int = 1
+    sweep_kind: str = ""
+    sweep_rates: tuple[float, ...] = ()
+    sweep_num_rates: int = 0
+    sweep_min_rate: float = 0.0
+    sla_min_rate: float = 0.0
+    sla_max_rate: float | None = None
+    sla_iterations: int = 0
+    sla_rel_tol: float = 0.0
+    batch_size: int = 0
+    runs: int = 0
+    warmups: int = 0
 
     def label(self) -> str:
-        return f"c{self.concurrency}-in{self.input_len}-out{self.output_len}"
+        return label(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The point's fields, strategy fields left out while at their defaults."""
+        defaults = {f.name: f.default for f in fields(self) if f.name in STRATEGY_FIELDS}
+        return {k: v for k, v in asdict(self).items() if k not in defaults or v != defaults[k]}
+
+
+STRATEGY_FIELDS = frozenset(
+    {
+        "duration_s", "max_errors", "abort_error_rate", "rate", "burstiness", "dataset",
+        "dataset_path", "prefix_len", "num_prefixes", "sweep_kind", "sweep_rates", "sweep_num_rates",
+        "sweep_min_rate", "sla_min_rate", "sla_max_rate", "sla_iterations", "sla_rel_tol",
+        "batch_size", "runs", "warmups",
+    }
+)  # fmt: skip
 
 
 ENGINE_SECTIONS = ("tgi", "flexgen")
@@ -97,7 +135,7 @@ class Trial:
     def resolved(self) -> dict[str, Any]:
         """The trial's full resolved config: what its id hashes, and what MLflow logs."""
         out = engine_instance(self.engine, self.model, self.tp)
-        out["workload"] = asdict(self.point)
+        out["workload"] = self.point.to_dict()
         return out
 
 
@@ -115,3 +153,4 @@ class TrialResult:
     engine_info: dict[str, Any] = field(default_factory=dict)
     started_at: float = 0.0
     ended_at: float = 0.0
+    steps: list[dict[str, float]] = field(default_factory=list)  # rate-sweep steps / SLA probes

@@ -14,10 +14,14 @@ _MAX_DRAW_ROUNDS = 100
 
 @dataclass(frozen=True)
 class Prompt:
-    """A prompt and its length in tokens (``len(tokenizer(text)["input_ids"])``)."""
+    """A prompt and its length in tokens (``len(tokenizer(text)["input_ids"])``).
+
+    ``output_len`` is a per-prompt output length (dataset replay); None = the workload's.
+    """
 
     text: str
     input_tokens: int
+    output_len: int | None = None
 
 
 class TokenizerLike(Protocol):
@@ -112,16 +116,17 @@ def _exact_text(
     content_len: int,
     input_len: int,
     max_tries: int,
+    head: str = "",
 ) -> str:
-    """Draw ``content_len`` ids, then trim/extend the re-encoded ids until the count is exact."""
+    """Draw ``content_len`` ids, then trim/extend the re-encoded ids until ``head + text`` is exact."""
     ids = sampler.draw(content_len)
     for _ in range(max_tries):
         # A trim can cut a multi-byte character in two; drop the dangling half.
         text = tokenizer.decode(ids, skip_special_tokens=True).rstrip("\ufffd")
         content = [int(i) for i in tokenizer(text, add_special_tokens=False)["input_ids"]]
-        diff = input_len - count_tokens(tokenizer, text)
+        diff = input_len - count_tokens(tokenizer, head + text)
         if diff == 0 and not special.intersection(content):
-            return text
+            return head + text
         if diff == 0:  # the decoded pieces spelled a special token: start over
             ids = sampler.draw(content_len)
         else:
@@ -130,3 +135,40 @@ def _exact_text(
         f"workload.input_len={input_len}: could not build a prompt of exactly that many tokens "
         f"in {max_tries} tries"
     )
+
+
+def shared_prefix_prompts(
+    tokenizer: TokenizerLike,
+    n: int,
+    input_len: int,
+    prefix_len: int,
+    num_prefixes: int,
+    rng: np.random.Generator,
+    *,
+    max_tries: int = DEFAULT_MAX_TRIES,
+) -> list[Prompt]:
+    """``n`` prompts of exactly ``input_len`` tokens; prompt ``i`` starts with prefix ``i % num_prefixes``.
+
+    Each of the ``num_prefixes`` distinct random prefixes is ``prefix_len`` tokens long (special
+    tokens included); a space and a random suffix follow, extended or trimmed until the whole
+    prompt is exact. Raises ``ValueError`` naming the field at fault.
+    """
+    if num_prefixes < 1:
+        raise ValueError(f"workload.dataset.num_prefixes must be >= 1, got {num_prefixes}")
+    if not 0 < prefix_len < input_len:
+        raise ValueError(
+            f"workload.dataset.prefix_len={prefix_len} must be > 0 and below workload.input_len={input_len}"
+        )
+    prefixes = [p.text for p in random_prompts(tokenizer, num_prefixes, prefix_len, rng, max_tries=max_tries)]
+    special = frozenset(tokenizer.all_special_ids)
+    sampler = _Sampler(tokenizer, special, rng)
+    out: list[Prompt] = []
+    for i in range(n):
+        head = prefixes[i % num_prefixes] + " "
+        content_len = max(1, input_len - count_tokens(tokenizer, head))
+        out.append(
+            Prompt(
+                _exact_text(tokenizer, sampler, special, content_len, input_len, max_tries, head), input_len
+            )
+        )
+    return out

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 
 from workloads.clients.openai import API_PATHS, CLIENTS, endpoint_url
+from workloads.constraints import StopTracker
 from workloads.datasets import Prompt
 from workloads.records import UNKNOWN_TOKENS, RequestRecord
 
@@ -31,6 +32,7 @@ def build_payloads(
 
     ``max_tokens=output_len`` always; with ``ignore_eos`` also ``min_tokens=output_len`` so the
     server generates exactly ``output_len`` tokens (vLLM extensions ``ignore_eos``/``min_tokens``).
+    A prompt's own ``output_len`` (dataset replay) takes precedence over ``output_len``.
     """
     if api not in API_PATHS:
         raise ValueError(f"workload.api={api!r} is not one of {sorted(API_PATHS)}")
@@ -38,14 +40,15 @@ def build_payloads(
         raise ValueError(f"workload.output_len must be >= 1, got {output_len}")
     payloads: list[dict[str, Any]] = []
     for prompt in prompts:
+        n_out = prompt.output_len or output_len
         body: dict[str, Any] = {"model": model}
         if api == "chat":
             body["messages"] = [{"role": "user", "content": prompt.text}]
         else:
             body["prompt"] = prompt.text
-        body.update(max_tokens=output_len, ignore_eos=ignore_eos, temperature=temperature)
+        body.update(max_tokens=n_out, ignore_eos=ignore_eos, temperature=temperature)
         if ignore_eos:
-            body["min_tokens"] = output_len
+            body["min_tokens"] = n_out
         payloads.append(body)
     return payloads
 
@@ -61,6 +64,7 @@ async def run_concurrency(
     warmup: int = 0,
     clock: Callable[[], int] = time.perf_counter_ns,
     input_tokens: Sequence[int] | None = None,
+    tracker: StopTracker | None = None,
 ) -> list[RequestRecord]:
     """Send every payload with exactly ``concurrency`` requests in flight until the list runs out.
 
@@ -69,7 +73,8 @@ async def run_concurrency(
     ``warmup`` payloads are marked warmup. ``url`` is a server base URL (``/v1/...`` is appended
     per ``api``) or a full ``.../completions`` endpoint. ``input_tokens`` optionally gives each
     payload's prompt length, used when the server reports no usage. Records come back in payload
-    order.
+    order. With a ``tracker``, workers stop taking payloads once one of its constraints is hit
+    (requests in flight finish); the unsent payloads produce no record.
     """
     if concurrency < 1:
         raise ValueError(f"workload.concurrency must be >= 1, got {concurrency}")
@@ -84,7 +89,11 @@ async def run_concurrency(
 
     async def worker(session: aiohttp.ClientSession) -> None:
         for i in indices:  # shared iterator: each index is taken by exactly one worker
-            results[i] = await request(
+            if tracker is not None:
+                if tracker.stop_reason(clock()):
+                    return
+                tracker.on_send(clock())
+            rec = await request(
                 session,
                 endpoint,
                 payloads[i],
@@ -96,6 +105,9 @@ async def run_concurrency(
                 clock=clock,
                 input_tokens=UNKNOWN_TOKENS if input_tokens is None else input_tokens[i],
             )
+            results[i] = rec
+            if tracker is not None:
+                tracker.on_record(rec)
 
     connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency, force_close=False)
     # The per-request overall timeout is enforced by the client; the session adds none of its own.
@@ -107,7 +119,9 @@ async def run_concurrency(
         for _ in range(min(concurrency, len(payloads))):
             group.create_task(worker(session))
     records = [r for r in results if r is not None]
-    if len(records) != len(payloads):  # impossible unless a request function broke its contract
+    if len(records) != len(payloads) and not (
+        tracker is not None and tracker.reason
+    ):  # impossible unless a request function broke its contract
         raise RuntimeError(f"{len(payloads) - len(records)} payloads produced no record")
     return records
 
@@ -123,6 +137,7 @@ def run_concurrency_sync(
     warmup: int = 0,
     clock: Callable[[], int] = time.perf_counter_ns,
     input_tokens: Sequence[int] | None = None,
+    tracker: StopTracker | None = None,
 ) -> list[RequestRecord]:
     """Blocking wrapper around :func:`run_concurrency` (runs its own event loop)."""
     return asyncio.run(
@@ -136,5 +151,6 @@ def run_concurrency_sync(
             warmup=warmup,
             clock=clock,
             input_tokens=input_tokens,
+            tracker=tracker,
         )
     )

@@ -38,6 +38,7 @@ class RequestRecord:
     error: str | None = None
     warmup: bool = False
     output_text: str = ""
+    step: int = 0  # multi-step strategies: rate-sweep step, SLA probe or static-batch run index
 
     @property
     def ttft_ns(self) -> int | None:

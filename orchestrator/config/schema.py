@@ -122,6 +122,39 @@ class SLOConfig:
 
 
 @dataclass
+class DatasetConfig:
+    """Where prompts come from: ``random`` (exact input_len), ``sharegpt`` (replay of a local
+    ShareGPT-format JSON at ``path``) or ``shared_prefix`` (``num_prefixes`` distinct prefixes of
+    ``prefix_len`` tokens, total length exactly input_len)."""
+
+    kind: str = "random"
+    path: str | None = None
+    prefix_len: int = 0
+    num_prefixes: int = 1
+
+
+@dataclass
+class RateSweepConfig:
+    """``rate_sweep``: ``linear``/``geometric`` = ``num_rates`` rates from ``min_rate`` to the
+    measured max throughput; ``list`` = the rates in ``workload.rate``."""
+
+    kind: str = "linear"
+    num_rates: int = 5
+    min_rate: float = 1.0
+
+
+@dataclass
+class SLASearchConfig:
+    """``sla_search``: bisection between ``min_rate`` and ``max_rate`` (null: the measured max
+    throughput) for ``iterations`` steps or until the interval is below ``rel_tol`` × rate."""
+
+    min_rate: float = 0.5
+    max_rate: float | None = None
+    iterations: int = 6
+    rel_tol: float = 0.05
+
+
+@dataclass
 class WorkloadConfig:
     """What the load generator sends. List fields are sweep axes (one trial per combination)."""
 
@@ -138,6 +171,18 @@ class WorkloadConfig:
     seed: int = 0
     max_error_rate: float = 0.05
     slo: SLOConfig = field(default_factory=SLOConfig)
+    # strategies other than concurrency (see workloads/strategies.py); `name` selects the strategy
+    rate: list[float] = field(default_factory=lambda: [1.0])  # req/s; a sweep axis (constant/poisson/gamma)
+    burstiness: float = 1.0  # gamma shape: < 1 burstier, > 1 smoother; 1 = Poisson
+    duration_s: float | None = None  # stop sending after this long
+    max_errors: int | None = None  # stop sending after this many failed requests
+    abort_error_rate: float | None = None  # stop sending when failed/finished exceeds this
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    sweep: RateSweepConfig = field(default_factory=RateSweepConfig)
+    sla: SLASearchConfig = field(default_factory=SLASearchConfig)
+    batch_sizes: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16, 32])  # static_batch axis
+    runs: int = 10  # static_batch: measured runs per batch size
+    warmups: int = 1  # static_batch: warmup runs before them
 
 
 @dataclass

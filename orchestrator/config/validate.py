@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from orchestrator.config.schema import ExperimentConfig
+from orchestrator.config.validate_workload import validate_workload
 from orchestrator.errors import ConfigError
 from orchestrator.placement import NodeSpec, check_tp
 from orchestrator.planner.config import validate_planner
+from workloads.spec import STRATEGIES
 
-WORKLOADS = ("concurrency",)
+WORKLOADS = STRATEGIES
 APIS = ("completions", "chat")
 DEVICES = ("cpu", "gpu")
 KINDS = ("serving", "planner")
@@ -77,6 +79,7 @@ def validate(cfg: ExperimentConfig, engine_names: Iterable[str], nodes: Sequence
         raise ConfigError("workload.temperature", f"must be >= 0, got {w.temperature}")
     for key, value in slo_items(cfg):
         _positive(f"workload.slo.{key}", value)
+    validate_workload(w, slo_set=bool(slo_items(cfg)))
     longest = max(w.input_len) + max(w.output_len)
     if longest > cfg.model.max_model_len:
         raise ConfigError(

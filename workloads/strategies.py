@@ -1,0 +1,265 @@
+"""Strategies (when to send): one entry point, :func:`run_strategy`, dispatching on ``spec.name``.
+
+* ``concurrency``: exactly N in flight (closed loop, :mod:`workloads.driver`).
+* ``constant`` / ``poisson`` / ``gamma``: open loop at ``rate`` req/s (:mod:`workloads.arrivals`).
+* ``max_throughput``: every request at once.
+* ``rate_sweep``: measure max throughput, then rates from ``sweep_min_rate`` up to it (linear or
+  geometric), or the listed rates; each rate is one step.
+* ``sla_search``: bisection for the highest rate whose p99s meet the SLOs; each probe is a step.
+* ``static_batch``: TGI-benchmark static batches (:mod:`workloads.static_batch`).
+
+Constraints (:mod:`workloads.constraints`) apply to every strategy; metrics come from the records
+afterwards. Each step's metrics carry ``step`` and ``offered_rate`` (``inf`` = all at once).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from workloads.arrivals import arrival_offsets
+from workloads.constraints import Constraints, StopTracker
+from workloads.datasets import Prompt, random_prompts, shared_prefix_prompts
+from workloads.driver import build_payloads, run_concurrency_sync
+from workloads.metrics import Summary, summarize
+from workloads.records import RequestRecord
+from workloads.sender import run_open_loop_sync
+from workloads.sharegpt import read_conversations, sharegpt_prompts
+from workloads.sla import sla_search, sweep_rates
+from workloads.spec import RATE_STRATEGIES, LoadSpec
+from workloads.static_batch import run_static_batch_sync, summarize_static_batch
+
+ARRIVAL_SEED_SALT = 1
+"""Arrivals draw from ``default_rng([seed, 1])``, prompts from ``default_rng(seed)``: independent."""
+
+
+@dataclass
+class Outcome:
+    """What a strategy produced: all records, the trial's flat metrics, per-step metrics."""
+
+    records: list[RequestRecord]
+    metrics: Summary
+    steps: list[dict[str, float]] = field(default_factory=list)
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to send: the engine's endpoint URL, its served model name and tokenizer."""
+
+    url: str
+    served_name: str
+    tokenizer: Any
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def make_prompts(spec: LoadSpec, tokenizer: Any, n: int, rng: np.random.Generator) -> list[Prompt]:
+    """``n`` prompts from ``spec.dataset``: random, sharegpt (file replay) or shared_prefix."""
+    if spec.dataset == "sharegpt":
+        pairs = read_conversations(spec.dataset_path or "")
+        return sharegpt_prompts(tokenizer, pairs, n, spec.input_len, spec.output_len, rng)
+    if spec.dataset == "shared_prefix":
+        return shared_prefix_prompts(tokenizer, n, spec.input_len, spec.prefix_len, spec.num_prefixes, rng)
+    return random_prompts(tokenizer, n, spec.input_len, rng)
+
+
+def constraints(spec: LoadSpec) -> Constraints:
+    return Constraints(
+        duration_s=spec.duration_s, max_errors=spec.max_errors, abort_error_rate=spec.abort_error_rate
+    )
+
+
+def step_metrics(step: int, offered_rate: float, summary: Summary) -> dict[str, float]:
+    """A step's metrics as floats, with its index and offered rate."""
+    return {"step": float(step), "offered_rate": offered_rate, **{k: float(v) for k, v in summary.items()}}
+
+
+@dataclass
+class _Run:
+    """The prompts and payloads of one point, and how to send them."""
+
+    spec: LoadSpec
+    target: Target
+    prompts: list[Prompt]
+    payloads: list[dict[str, Any]]
+
+    def summary(self, records: Sequence[RequestRecord], *, all_at_once: bool = False) -> Summary:
+        return summarize(
+            records,
+            slo=dict(self.spec.slo),
+            max_error_rate=self.spec.max_error_rate,
+            max_send_delay_p99_ms=math.inf if all_at_once else 10.0,
+        )
+
+    def open_loop(self, kind: str, rate: float, id_offset: int = 0) -> tuple[list[RequestRecord], str]:
+        rng = np.random.default_rng([self.spec.seed, ARRIVAL_SEED_SALT])
+        offsets = arrival_offsets(kind, len(self.payloads), rate, rng, self.spec.burstiness)
+        tracker = StopTracker(constraints(self.spec))
+        records = run_open_loop_sync(
+            self.target.url,
+            self.payloads,
+            [float(o) for o in offsets],
+            timeout_s=self.spec.timeout_s,
+            api=self.spec.api,
+            count_tokens=self.target.count_tokens,
+            warmup=self.spec.warmup_requests,
+            input_tokens=[p.input_tokens for p in self.prompts],
+            tracker=tracker,
+        )
+        for rec in records:
+            rec.request_id += id_offset
+        return records, tracker.reason
+
+    def probe(self, rate: float, step: int) -> tuple[list[RequestRecord], Summary]:
+        """One open-loop step at ``rate`` (inf = all at once); request ids offset by the step."""
+        all_at_once = math.isinf(rate)
+        kind = "max_throughput" if all_at_once else "gamma"
+        records, _ = self.open_loop(kind, rate, id_offset=step * len(self.payloads))
+        for rec in records:
+            rec.step = step
+        return records, self.summary(records, all_at_once=all_at_once)
+
+
+def _concurrency(run: _Run) -> Outcome:
+    tracker = StopTracker(constraints(run.spec))
+    records = run_concurrency_sync(
+        run.target.url,
+        run.payloads,
+        concurrency=run.spec.concurrency,
+        timeout_s=run.spec.timeout_s,
+        api=run.spec.api,
+        count_tokens=run.target.count_tokens,
+        warmup=run.spec.warmup_requests,
+        input_tokens=[p.input_tokens for p in run.prompts],
+        tracker=tracker,
+    )
+    return Outcome(records, run.summary(records), message=_stopped(tracker.reason))
+
+
+def _fixed_rate(run: _Run) -> Outcome:
+    spec = run.spec
+    rate = math.inf if spec.name == "max_throughput" else float(spec.rate or 0.0)
+    records, reason = run.open_loop(spec.name, rate)
+    metrics = run.summary(records, all_at_once=math.isinf(rate))
+    metrics["offered_rate"] = rate
+    return Outcome(records, metrics, message=_stopped(reason))
+
+
+def _rate_sweep(run: _Run) -> Outcome:
+    spec = run.spec
+    records: list[RequestRecord] = []
+    steps: list[dict[str, float]] = []
+    headline: Summary = {}
+    if spec.sweep_kind == "list":
+        rates = list(spec.sweep_rates)
+    else:
+        recs, headline = run.probe(math.inf, 0)
+        records += recs
+        steps.append(step_metrics(0, math.inf, headline))
+        measured = float(headline["request_throughput"])
+        if not measured > 0:
+            return Outcome(records, headline, steps, "max-throughput probe measured no throughput")
+        rates = sweep_rates(spec.sweep_kind, spec.sweep_min_rate, measured, spec.sweep_num_rates)
+        headline = {**headline, "max_request_throughput": measured}
+    for rate in rates:
+        recs, summary = run.probe(rate, len(steps))
+        records += recs
+        steps.append(step_metrics(len(steps), rate, summary))
+    if spec.sweep_kind == "list":
+        headline = {k: v for k, v in steps[-1].items() if k != "step"}
+    headline["num_steps"] = len(steps)
+    return Outcome(records, headline, steps)
+
+
+def _sla_search(run: _Run) -> Outcome:
+    spec = run.spec
+    records: list[RequestRecord] = []
+    steps: list[dict[str, float]] = []
+    high = spec.sla_max_rate
+    if high is None:
+        recs, summary = run.probe(math.inf, 0)
+        records += recs
+        steps.append(step_metrics(0, math.inf, summary))
+        high = max(float(summary["request_throughput"]), spec.sla_min_rate)
+
+    def probe(rate: float) -> Summary:
+        recs, summary = run.probe(rate, len(steps))
+        records.extend(recs)
+        steps.append(step_metrics(len(steps), rate, summary))
+        return summary
+
+    best, probes = sla_search(
+        probe,
+        dict(spec.slo),
+        spec.sla_min_rate,
+        high,
+        iterations=spec.sla_iterations,
+        rel_tol=spec.sla_rel_tol,
+    )
+    for step, p in zip(steps[len(steps) - len(probes) :], probes, strict=True):
+        step["slo_passed"] = float(p.passed)
+    chosen = next((p for p in probes if p.rate == best), None)
+    metrics: Summary = dict(chosen.metrics) if chosen else {}
+    metrics.update(
+        sla_max_rate=math.nan if best is None else best,
+        sla_found=best is not None,
+        sla_num_probes=len(probes),
+        valid=chosen is not None or any(bool(p.metrics.get("valid")) for p in probes),
+    )
+    return Outcome(records, metrics, steps, "" if best else "no probed rate met the SLOs")
+
+
+def _static_batch(run: _Run) -> Outcome:
+    spec = run.spec
+    prompt = run.prompts[0]
+    records, runs = run_static_batch_sync(
+        run.target.url,
+        run.payloads[0],
+        batch_size=spec.batch_size,
+        runs=spec.runs,
+        warmups=spec.warmups,
+        decode_len=prompt.output_len or spec.output_len,
+        timeout_s=spec.timeout_s,
+        api=spec.api,
+        input_tokens=prompt.input_tokens,
+        count_tokens=run.target.count_tokens,
+    )
+    metrics = {**run.summary(records, all_at_once=True), **summarize_static_batch(runs, spec.batch_size)}
+    failed = int(metrics["failed_runs"])
+    return Outcome(records, metrics, message=f"{failed} of {spec.runs} runs had errors" if failed else "")
+
+
+_STRATEGIES: dict[str, Callable[[_Run], Outcome]] = {
+    "concurrency": _concurrency,
+    **dict.fromkeys((*RATE_STRATEGIES, "max_throughput"), _fixed_rate),
+    "rate_sweep": _rate_sweep,
+    "sla_search": _sla_search,
+    "static_batch": _static_batch,
+}
+
+
+def run_strategy(spec: LoadSpec, target: Target) -> Outcome:
+    """Build the point's prompts and payloads, then run its strategy; blocks until done."""
+    if spec.name not in _STRATEGIES:
+        raise ValueError(f"workload.name={spec.name!r} is not one of {', '.join(_STRATEGIES)}")
+    n = 1 if spec.name == "static_batch" else spec.num_requests + spec.warmup_requests
+    prompts = make_prompts(spec, target.tokenizer, n, np.random.default_rng(spec.seed))
+    payloads = build_payloads(
+        target.served_name,
+        prompts,
+        spec.output_len,
+        api=spec.api,
+        ignore_eos=spec.ignore_eos,
+        temperature=spec.temperature,
+    )
+    return _STRATEGIES[spec.name](_Run(spec, target, prompts, payloads))
+
+
+def _stopped(reason: str) -> str:
+    return f"stopped early: {reason}" if reason and reason != "max_requests" else ""
