@@ -60,7 +60,6 @@ class RayCluster:
             "num_gpus": gpus,
             "object_store_memory": self.resources.object_store_mb * 1024 * 1024,
         }
-        loopback: dict[str, Any] = {"node_ip_address": "127.0.0.1"}
         self.started_local = True
         if self.resources.num_nodes == 1:
             ray.init(
@@ -76,16 +75,19 @@ class RayCluster:
 
         # Simulated multi-node cluster: every node shares this machine; Ray's default temp dir
         # (and its "current cluster" address file) is pointed at the private dir for its lifetime.
+        # Its nodes use this machine's own address, not 127.0.0.1: a driver's ray.init rewrites
+        # 127.0.0.1 to that address (Ray's resolve_ip_for_localhost), so loopback-only nodes are
+        # unreachable. Traffic still never leaves the machine.
         os.makedirs(os.path.join(self.temp_dir, "ray"), exist_ok=True)
         self._saved_tmpdir = os.environ.get("RAY_TMPDIR")
         os.environ["RAY_TMPDIR"] = self.temp_dir
         self._cluster = Cluster(
-            initialize_head=True, head_node_args={**node_args, **loopback, "include_dashboard": False}
+            initialize_head=True, head_node_args={**node_args, "include_dashboard": False}
         )
         for _ in range(self.resources.num_nodes - 1):
-            self._cluster.add_node(**node_args, **loopback)
+            self._cluster.add_node(**node_args)
         self._cluster.wait_for_nodes()
-        ray.init(address=self._cluster.address, _node_ip_address="127.0.0.1", **common)
+        ray.init(address=self._cluster.address, **common)
         return self
 
     def nodes(self) -> list[NodeSpec]:
