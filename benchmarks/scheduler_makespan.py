@@ -67,6 +67,12 @@ def run_cluster(nodes: int, scale: float) -> dict[str, float]:
         - sum(results[t.trial_id].metrics["slept_s"] for t in inst.trials)
         for inst in scheduler.finished
     ]
+    phases = {
+        "place": [i.placed_at - i.submitted_at for i in scheduler.finished],
+        "actor_start": [i.started_at - i.placed_at for i in scheduler.finished],
+        "run_and_stop": [i.released_at - i.started_at for i in scheduler.finished],
+    }
+    print(f"{nodes}×8 p50 phase seconds:", {k: round(statistics.median(v), 2) for k, v in phases.items()})
     return {
         "nodes": nodes,
         "trials": len(trials),

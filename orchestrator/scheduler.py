@@ -55,6 +55,8 @@ class Instance:
     current: Trial | None = None
     info: dict[str, Any] = field(default_factory=dict)
     submitted_at: float = 0.0
+    placed_at: float = 0.0  # placement group ready
+    started_at: float = 0.0  # engine actor started the engine
     released_at: float = 0.0
 
 
@@ -126,6 +128,7 @@ class Scheduler:
         except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as exc:
             return self._lost(inst, exc)
         if inst.stage == "placing":
+            inst.placed_at = time.time()
             self._start_actor(inst)
         elif inst.stage == "starting":
             if not value["ok"]:
@@ -137,6 +140,7 @@ class Scheduler:
                 self._release(inst)
                 return None
             inst.info = value["info"]
+            inst.started_at = time.time()
             inst.stage = "running"
             self._next_point(inst)
         elif inst.stage == "running":

@@ -162,6 +162,9 @@ def test_ray_job_submit_runs_the_same_command(tmp_path: Path, results_dir: Path)
     from engines.process import free_port, group_alive
 
     temp = Path(f"/tmp/rayjob-{os.getpid()}")
+    # Ray 2.60 turns token auth on for `ray start` when ~/.ray/auth_token exists (the first local
+    # ray.init writes it); this private test head runs without it, and so does its client.
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     ports = {
         name: free_port()
         for name in ("gcs", "dash", "agent", "agent_grpc", "nm", "om", "renv", "metrics", "client")
@@ -178,7 +181,7 @@ def test_ray_job_submit_runs_the_same_command(tmp_path: Path, results_dir: Path)
             f"--ray-client-server-port={ports['client']}", "--num-cpus=8", "--num-gpus=8",
             f"--temp-dir={temp}",
         ],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True, env=env,
     )  # fmt: skip
     dash = f"http://127.0.0.1:{ports['dash']}"
     try:
@@ -190,7 +193,7 @@ def test_ray_job_submit_runs_the_same_command(tmp_path: Path, results_dir: Path)
         ]  # fmt: skip
         deadline = time.monotonic() + 120
         while True:  # the job server comes up a few seconds after the head
-            out = subprocess.run(submit + entry, capture_output=True, text=True, timeout=300)
+            out = subprocess.run(submit + entry, capture_output=True, text=True, timeout=300, env=env)
             if (
                 out.returncode == 0
                 or time.monotonic() > deadline
