@@ -35,6 +35,12 @@ class EngineActor:
     def __init__(self, trial: Trial, device: str, work_dir: str) -> None:
         self.runner = EngineRunner(trial.engine, trial.model, trial.tp, device, Path(work_dir))
 
+    def restart(self, trial: Trial, device: str, work_dir: str, holders: list[Any]) -> dict[str, Any]:
+        """Run another engine instance of the same shape on the GPUs this actor already holds."""
+        self.runner.stop()
+        self.runner = EngineRunner(trial.engine, trial.model, trial.tp, device, Path(work_dir))
+        return self.start(holders)
+
     def start(self, holders: list[Any]) -> dict[str, Any]:
         here = where()
         placement = [here, *ray.get([h.where.remote() for h in holders])]

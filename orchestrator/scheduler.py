@@ -76,6 +76,7 @@ class Scheduler:
         self._live: list[Instance] = []
         self.finished: list[Instance] = []  # for timing reports (benchmarks)
         self.capacity = Capacity.from_nodes(_alive_nodes())
+        self._pending: list[Instance] = []
 
     def instances(self, trials: Sequence[Trial]) -> list[Instance]:
         """Engine instances to launch, largest TP first; one per trial when reuse is off."""
@@ -86,7 +87,7 @@ class Scheduler:
         return sorted(out, key=lambda i: -i.trials[0].tp)
 
     def run(self, trials: Sequence[Trial]) -> None:
-        pending = self.instances(trials)
+        self._pending = pending = self.instances(trials)
         try:
             while pending or self._active:
                 while pending and len(self._live) < self.cfg.ray.max_concurrent_engines:
@@ -149,8 +150,28 @@ class Scheduler:
             self.on_result(inst.current, value)
             self._next_point(inst)
         else:
-            self._release(inst)
+            self._hand_over_or_release(inst)
         return None
+
+    def _hand_over_or_release(self, inst: Instance) -> None:
+        """Give a finished instance's placement group and actor to the next instance of the same
+        shape when it would be picked next anyway (no placement, no new worker); else release."""
+        self.capacity.release(inst.plan, inst.nodes)
+        index = pick_next([i.plan for i in self._pending], self.capacity)
+        self.capacity.take(inst.plan, inst.nodes)
+        if index is None or self._pending[index].plan != inst.plan or inst.actor is None:
+            self._release(inst)
+            return
+        nxt = self._pending.pop(index)
+        nxt.pg, nxt.nodes, nxt.actor, nxt.holders = inst.pg, inst.nodes, inst.actor, inst.holders
+        inst.pg, inst.actor, inst.holders = None, None, []
+        self._release(inst)  # bookkeeping only: nothing left to kill or remove
+        nxt.submitted_at = nxt.placed_at = time.time()
+        self._live.append(nxt)
+        nxt.stage = "starting"
+        first = nxt.trials[0]
+        work_dir = str(Path(self.work_root) / f"{first.group_id}-{first.trial_id}-{nxt.attempt}")
+        self._active[nxt.actor.restart.remote(first, self.cfg.resources.device, work_dir, nxt.holders)] = nxt
 
     def _start_actor(self, inst: Instance) -> None:
         assert inst.pg is not None
