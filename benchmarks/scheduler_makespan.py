@@ -7,7 +7,7 @@ has work for all its GPUs). Lower bound = max(total GPU-seconds / GPUs, longest 
 Per-trial orchestration overhead = an instance's time from placement request to release, minus the
 time its command ran. The last number on the last line is the worst makespan / lower bound.
 
-    python benchmarks/scheduler_makespan.py [--scale 3] [--nodes 1 2 4]
+    python benchmarks/scheduler_makespan.py [--scale 10] [--nodes 1 2 4]
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def run_cluster(nodes: int, scale: float) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--scale", type=float, default=3.0, help="seconds per duration unit")
+    parser.add_argument("--scale", type=float, default=10.0, help="seconds per duration unit")
     parser.add_argument("--nodes", type=int, nargs="+", default=[1, 2, 4])
     args = parser.parse_args()
     rows = [run_cluster(n, args.scale) for n in args.nodes]
