@@ -25,10 +25,9 @@ def test_dies_during_startup_fails_fast_with_log(tmp_path: Path) -> None:
         py("import sys; print('CUDA out of memory. Tried to allocate'); sys.exit(3)"), tmp_path / "l"
     )
     proc.start()
-    t0 = time.monotonic()
     with pytest.raises(EngineError) as err:
-        proc.wait_ready(lambda: False, timeout_s=60)
-    assert time.monotonic() - t0 < 20
+        proc.wait_ready(lambda: False, timeout_s=600)
+    assert "exited with code 3 before it was ready" in str(err.value)  # not the 600 s timeout
     assert err.value.reason == "oom"
     assert "CUDA out of memory" in err.value.log_tail
     proc.stop()
