@@ -81,9 +81,11 @@ def tgi_store(root: Path) -> ResultsStore:
         b = str(t.point.batch_size)
         metrics: dict[str, float] = {}
         for row in (r for r in lat if r[1] == b):
-            metrics.update({f"{LAT_KEYS[row[0]]}_{s}_ms": number(c) for s, c in zip(STATS, row[2:], strict=True)})
+            key = LAT_KEYS[row[0]]
+            metrics.update({f"{key}_{s}_ms": number(c) for s, c in zip(STATS, row[2:], strict=True)})
         for row in (r for r in thr if r[1] == b):
-            metrics.update({f"{THR_KEYS[row[0]]}_{s}": number(c) for s, c in zip(STATS, row[2:], strict=False)})
+            key = THR_KEYS[row[0]]
+            metrics.update({f"{key}_{s}": number(c) for s, c in zip(STATS, row[2:], strict=False)})
         store.write(t, TrialResult(t.trial_id, Status.DONE, metrics=metrics))
     return store
 

@@ -23,11 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sweep_dir = resolve_sweep_dir(args)
     except ValueError as exc:
-        Console(stderr=True).print(f"[bold red]error[/] {exc}\n{USAGE}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error[/] {exc}\n{USAGE}", highlight=False)
         return 2
     sweep = load_sweep(sweep_dir)
     if not sweep.trials:
-        Console(stderr=True).print(f"[bold red]error[/] no finished trials under {sweep_dir}/trials")
+        err = Console(stderr=True, soft_wrap=True)
+        err.print(f"[bold red]error[/] no finished trials under {sweep_dir}/trials", highlight=False)
         return 1
     report(sweep, console, mlflow=mlflow)
     return 0

@@ -42,7 +42,7 @@ def test_vllm_gptq_table_and_files(tmp_path: Path) -> None:
     seed = seed_grid("004")
     assert len(seed["vllm"]) == 15  # the seed has no 2048 x 2048 row
     store = grid_store(tmp_path, "004", "vllm_gptq")
-    files = report(load_sweep(store.sweep_dir), Console(file=open("/dev/null", "w")), mlflow=False)
+    files = report(load_sweep(store.sweep_dir), Console(quiet=True), mlflow=False)
     assert {f.name for f in files} == {"report.md", "throughput-req.png", "throughput-token-out.png",
                                        "pertoken.png", "per-out-token.png"}  # fmt: skip
     (section,) = sections(load_sweep(store.sweep_dir).trials)
@@ -55,8 +55,13 @@ def test_vllm_gptq_table_and_files(tmp_path: Path) -> None:
 def test_per_token_latency_definitions() -> None:
     """latency / (prompt + requested output) and latency / requested output, averaged over requests."""
     df = pd.DataFrame(
-        dict(sent_ns=[0, 0, 0], end_ns=[1_280_000_000, 2_560_000_000, 9_999], input_tokens=[128, 128, 128],
-             ok=[True, True, False], warmup=[False, False, False])  # fmt: skip
+        {
+            "sent_ns": [0, 0, 0],
+            "end_ns": [1_280_000_000, 2_560_000_000, 9_999],
+            "input_tokens": [128, 128, 128],
+            "ok": [True, True, False],
+            "warmup": [False, False, False],
+        }
     )
     got = per_token_latencies(df, output_len=128)
     assert got["latency_per_token_avg_ms"] == pytest.approx((1280 / 256 + 2560 / 256) / 2)

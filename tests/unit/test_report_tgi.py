@@ -15,6 +15,7 @@ from orchestrator.report.static_batch import runs_from_records, tp_tables
 from orchestrator.results import ResultsStore
 from orchestrator.trial import Status, TrialResult
 from tests.seed_results import seed_001, tgi_store, trials_of
+from workloads.records import RequestRecord
 
 
 def carry(rows: list[list[str]]) -> list[list[str]]:
@@ -41,7 +42,7 @@ def test_tables_reproduce_the_seed(tmp_path: Path) -> None:
 
 def test_report_files_and_markdown(tmp_path: Path) -> None:
     store = tgi_store(tmp_path)
-    files = report(load_sweep(store.sweep_dir), Console(file=open("/dev/null", "w")), mlflow=False)
+    files = report(load_sweep(store.sweep_dir), Console(quiet=True), mlflow=False)
     md = (store.sweep_dir / "report" / "report.md").read_text()
     assert "## Tensor Parallel (TP) - 2 GPUs" in md and "| Prefill        | 1          | 65.65 ms" in md
     assert (store.sweep_dir / "report" / "throughput_vs_batch.png").read_bytes()[:4] == b"\x89PNG"
@@ -57,9 +58,9 @@ def _records(runs: list[tuple[float, float]], batch: int, decode: int) -> list[d
         first = t0 + int(prefill * 1e6)
         times = [first + int(total * 1e6 * k / (decode - 1)) for k in range(decode)]
         for i in range(batch):
-            rows.append(dict(request_id=step * batch + i, scheduled_ns=t0, sent_ns=t0, end_ns=times[-1],
-                             token_times_ns=times, input_tokens=100, output_tokens=decode, ok=True,
-                             error_kind=None, error=None, warmup=step == 0, output_text="", step=step))  # fmt: skip
+            rec = RequestRecord(step * batch + i, t0, t0, times[-1], times, 100, decode, True, step=step)
+            rec.warmup = step == 0
+            rows.append(rec.to_dict())
         t0 = times[-1] + 1000
     return rows
 
