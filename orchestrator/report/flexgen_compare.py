@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from orchestrator.report.load import TrialData
-from orchestrator.report.render import Section, Table, fmt, new_figure
+from orchestrator.report.render import Section, Table, fmt, log2_axis, new_figure
 
 METRICS = (("total_latency_s", "latency"), ("total_throughput_tok_s", "throughput"),
            ("peak_gpu_mem_gb", "peak mem"))  # fmt: skip
@@ -89,7 +89,8 @@ def sections(trials: Sequence[TrialData]) -> list[Section]:
                          if k[0] == nb and t.done and "total_throughput_tok_s" in t.metrics)  # fmt: skip
             if pts:
                 axes[0].plot(*zip(*pts, strict=True), style, marker="o", label=f"{sched} nb={nb}")
-    axes[0].set(xscale="log", xlabel="prompt length", ylabel="token/s", title="total throughput")
+    axes[0].set(ylabel="token/s", title="total throughput")
+    log2_axis(axes[0], {k[1] for k in keys}, "prompt length")
     axes[0].legend(fontsize="small")
     for nb in sorted({k[0] for k in keys}):
         pts = []
@@ -99,7 +100,8 @@ def sections(trials: Sequence[TrialData]) -> list[Section]:
                 pts.append((k[1], float(text)))
         if pts:
             axes[1].plot(*zip(*pts, strict=True), marker="o", label=f"nb={nb}")
-    axes[1].set(xscale="log", xlabel="prompt length", title="throughput scale (diagonal / origin)")
+    axes[1].set(title="throughput scale (diagonal / origin)")
+    log2_axis(axes[1], {k[1] for k in keys}, "prompt length")
     axes[1].legend(fontsize="small")
     note = "OOM: the run ran out of GPU memory (no numbers); scale = diagonal / origin."
     figures = {"flexgen_scale.png": fig}

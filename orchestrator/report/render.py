@@ -110,6 +110,15 @@ def write_report(report_dir: Path, title: str, sections: list[Section]) -> list[
     return [md, *files]
 
 
+def log2_axis(ax: Any, values: Any, label: str) -> None:
+    """A base-2 log x axis ticked at exactly ``values`` (batch sizes, lengths)."""
+    ticks = sorted({int(v) for v in values}) or [1]
+    ax.set_xscale("log", base=2)
+    ax.minorticks_off()
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.set_xlabel(label)
+
+
 def new_figure(ncols: int = 1) -> tuple[Any, Any]:
     """A matplotlib figure on the Agg backend (no display needed)."""
     import matplotlib

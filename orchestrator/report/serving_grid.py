@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from orchestrator.report.load import TrialData
-from orchestrator.report.render import Section, Table, fmt, new_figure
+from orchestrator.report.render import Section, Table, fmt, log2_axis, new_figure
 
 # (metric key, seed column header, plot file, plot title)
 COLUMNS = (
@@ -125,7 +125,8 @@ def sections(trials: Sequence[TrialData]) -> list[Section]:
                     style = ("-", "--", ":", "-.")[n_i % 4]
                     ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o",
                             label=f"{name} in={input_len}")  # fmt: skip
-        ax.set(xscale="log", xlabel="output length", title=title)
+        ax.set(title=title, ylabel="ms" if key.endswith("_ms") else title.split(" ", 1)[1].strip("()"))
+        log2_axis(ax, {o for cells in grids.values() for _, o in cells}, "output length")
         ax.legend(fontsize="small")
         figures[file] = fig
     return [Section(f"{model}: throughput and latency per token", tables, figures)]

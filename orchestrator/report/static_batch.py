@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from orchestrator.report.load import TrialData
-from orchestrator.report.render import Section, Table, fmt, new_figure
+from orchestrator.report.render import Section, Table, fmt, log2_axis, new_figure
 from workloads.records import RequestRecord
 from workloads.static_batch import BATCH_STATS, BatchRun, batch_run, batch_stats
 
@@ -100,9 +100,8 @@ def sections(trials: Sequence[TrialData]) -> list[Section]:
         for tp, stats in plot.items():
             xs = sorted(stats)
             ax.plot(xs, [_stat(stats[b], metric, "avg") for b in xs], marker="o", label=f"TP {tp}")
-        ax.set(xscale="log", xlabel="batch size", ylabel="tokens/s", title=f"{step} throughput (average)")
-        ax.set_xticks(sorted({b for s in plot.values() for b in s}) or [1])
-        ax.set_xticklabels([str(b) for b in sorted({b for s in plot.values() for b in s})] or ["1"])
+        ax.set(ylabel="tokens/s", title=f"{step} throughput (average)")
+        log2_axis(ax, {b for s in plot.values() for b in s}, "batch size")
         ax.legend()
     out.append(Section("Throughput vs batch size", figures={"throughput_vs_batch.png": fig}))
     return out
