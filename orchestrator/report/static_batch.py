@@ -81,19 +81,37 @@ def tp_tables(trials: Sequence[TrialData], tp: int) -> tuple[Table, Table, dict[
     return lat, thr, stats
 
 
+def arguments_section(first: TrialData) -> Section:
+    """The seed's "Deployment Arguments" (engine options set) and "Experiment Generation Arguments"."""
+    engine = first.engine
+    options = engine.get(first.engine_name, {}) if isinstance(engine.get(first.engine_name), dict) else {}
+    deploy = Table("Deployment Arguments", ["Argument", "Value"])
+    deploy.rows = [["model_id", str(first.config.get("model", {}).get("path"))]]
+    deploy.rows += [[k, str(v)] for k, v in options.items() if v not in (None, False, [])]
+    w = first.workload
+    temperature = w.get("temperature")
+    generation = Table("Experiment Generation Arguments", ["Parameter", "Value"])
+    generation.rows = [
+        ["Model", str(first.config.get("model", {}).get("name"))],
+        ["Sequence Length", str(w.get("input_len"))],
+        ["Decode Length", str(w.get("output_len"))],
+        ["N Runs", str(w.get("runs"))],
+        ["Warmups", str(w.get("warmups"))],
+        ["Temperature", "None" if not temperature else str(temperature)],
+        ["Do Sample", str(bool(temperature)).lower()],
+    ]
+    return Section(f"{first.engine_name}: arguments", [deploy, generation])
+
+
 def sections(trials: Sequence[TrialData]) -> list[Section]:
     tps = sorted({t.tp for t in trials})
-    out: list[Section] = []
+    out: list[Section] = [arguments_section(trials[0])]
     plot: dict[int, dict[int, dict[str, float]]] = {}
     for tp in tps:
         group = [t for t in trials if t.tp == tp]
         lat, thr, stats = tp_tables(group, tp)
         lat.title, thr.title = "", ""
-        first = group[0]
-        note = (f"engine {first.engine_name}, model {first.config.get('model', {}).get('name')}, "
-                f"sequence {first.workload.get('input_len')}, decode {first.workload.get('output_len')}, "
-                f"{first.workload.get('runs')} runs, {first.workload.get('warmups')} warmup(s)")  # fmt: skip
-        out.append(Section(f"Tensor Parallel (TP) - {tp} GPUs", [lat, thr], notes=[note]))
+        out.append(Section(f"Tensor Parallel (TP) - {tp} GPUs", [lat, thr]))
         plot[tp] = stats
     fig, axes = new_figure(2)
     for ax, (step, metric) in zip(axes, THROUGHPUT_STEPS, strict=True):

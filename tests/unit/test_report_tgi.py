@@ -47,8 +47,21 @@ def test_report_files_and_markdown(tmp_path: Path) -> None:
     assert "## Tensor Parallel (TP) - 2 GPUs" in md and "| Prefill        | 1          | 65.65 ms" in md
     assert (store.sweep_dir / "report" / "throughput_vs_batch.png").read_bytes()[:4] == b"\x89PNG"
     assert {f.name for f in files} == {"report.md", "throughput_vs_batch.png"}
+    args = dict(
+        r[:2] for r in parse_markdown_table(md.split("### Deployment Arguments", 1)[1].split("###")[0])
+    )
+    assert args["model_id"] == "bigscience/bloomz-7b1-mt" and args["max_batch_total_tokens"] == "32000"
+    assert args["waiting_served_ratio"] == "1.2" and args["shard_uds_path"] == "/tmp/text-generation-server"
+    gen = dict(r[:2] for r in parse_markdown_table(md.split("### Experiment Generation Arguments", 1)[1]))
+    assert (gen["Sequence Length"], gen["Decode Length"], gen["N Runs"], gen["Warmups"]) == (
+        "100",
+        "100",
+        "10",
+        "1",
+    )
+    assert gen["Do Sample"] == "false" and gen["Temperature"] == "None"
     first = md.split("## Tensor Parallel (TP) - 4 GPUs")[1]
-    assert parse_markdown_table(first.split("\n\n")[2])[0][2] == "65.38 ms"
+    assert parse_markdown_table(first.split("\n\n")[1])[0][2] == "65.38 ms"
 
 
 def _records(runs: list[tuple[float, float]], batch: int, decode: int) -> list[dict[str, object]]:
