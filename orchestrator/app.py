@@ -16,9 +16,9 @@ from engines.base import registry
 from orchestrator.cluster import RayCluster, planned_nodes
 from orchestrator.config.schema import ExperimentConfig
 from orchestrator.config.store import load_experiment
-from orchestrator.config.validate import validate
 from orchestrator.errors import ConfigError, OrchestratorError, TrackingError
 from orchestrator.grid import expand
+from orchestrator.multi_engine import engine_configs
 from orchestrator.placement import check_tp
 from orchestrator.report.summary import print_plan, print_summary
 from orchestrator.results import ResultsStore
@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_experiment(overrides)
         cfg.dry_run = cfg.dry_run or dry_run
         nodes = planned_nodes(cfg.resources) if not cfg.ray.address else _any_nodes()
-        validate(cfg, registry().keys(), nodes)
-        trials = [] if cfg.kind == "planner" else expand(cfg)
+        configs = engine_configs(cfg, overrides, registry().keys(), nodes)  # validated; one per engine
+        trials = [] if cfg.kind == "planner" else [t for c in configs for t in expand(c)]
     except ConfigError as exc:
         Console(stderr=True, soft_wrap=True).print(f"[bold red]config error[/] {exc}", highlight=False)
         return exc.exit_code
@@ -136,7 +136,7 @@ def run_sweep(cfg: ExperimentConfig, trials: list[Trial], console: Console) -> i
         if todo:
             cluster.open()
             nodes = cluster.nodes()
-            for tp in cfg.engine.tp:
+            for tp in sorted({t.tp for t in todo}):
                 check_tp(tp, nodes)
             Scheduler(cfg, sweep_id, nodes, on_result).run(todo)
         ok = all(r["status"] == Status.DONE for r in store.all_results())

@@ -232,6 +232,9 @@ class ExperimentConfig:
     results_dir: str = "results"
     dry_run: bool = False
     engine: EngineConfig = field(default_factory=EngineConfig)
+    # several engines in one sweep (seed 003): conf/engine options, each composed with its overrides
+    engines: list[str] = field(default_factory=list)
+    engine_overrides: dict[str, list[str]] = field(default_factory=dict)
     model: ModelConfig = field(default_factory=ModelConfig)
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)

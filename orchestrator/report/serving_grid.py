@@ -1,0 +1,132 @@
+"""Seeds 003/004 (``vllm_vs_tgi_awq``, ``vllm_gptq``): the input × output throughput grid per engine.
+
+Columns as the seeds print them, from vLLM's ``benchmarks/benchmark_serving.py`` (v0.2.x), where
+every request is sent at once and each request's *latency* is request sent → response complete
+(here ``end_ns − sent_ns`` of each successful, non-warmup request):
+
+* Throughput (requests/s) = successful requests / (last completion − first send).
+* Throughput (output token/s) = output tokens of those requests / the same time.
+* Average latency per token (ms) = mean over requests of latency / (prompt_len + output_len).
+* Average latency per output token (ms) = mean over requests of latency / output_len.
+
+As in vLLM's script, ``prompt_len`` is the request's prompt token count and ``output_len`` the
+requested output length (``workload.output_len``; equal to the produced count with ``ignore_eos``).
+A trial that stores ``latency_per_token_avg_ms`` / ``latency_per_output_token_avg_ms`` metrics is
+shown with those. The ratio table is engine A / engine B (vLLM / TGI) per cell, both DONE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from orchestrator.report.load import TrialData
+from orchestrator.report.render import Section, Table, fmt, log2_axis, new_figure
+
+# (metric key, seed column header, plot file, plot title)
+COLUMNS = (
+    ("request_throughput", "Throughput (requests/s)", "throughput-req.png", "Throughput (Requests/s)"),
+    ("output_token_throughput", "Throughput (output token/s)", "throughput-token-out.png",
+     "Throughput (Output Token/s)"),
+    ("latency_per_token_avg_ms", "Average latency per token (ms)", "pertoken.png",
+     "Average Latency Per token/(ms)"),
+    ("latency_per_output_token_avg_ms", "Average latency per output token (ms)", "per-out-token.png",
+     "Average Latency Per Output Token(ms)"),
+)  # fmt: skip
+HEADERS = ["Input Length", "Output Length", *(c[1] for c in COLUMNS)]
+_NS_PER_MS = 1e6
+
+
+def applies(trial: TrialData) -> bool:
+    return trial.workload.get("name") == "max_throughput"
+
+
+def per_token_latencies(requests: pd.DataFrame, output_len: int) -> dict[str, float]:
+    """vLLM benchmark_serving's average latency per token and per output token (ms)."""
+    if requests.empty:
+        return {}
+    ok = requests[requests["ok"] & ~requests["warmup"]]
+    if ok.empty:
+        return {}
+    latency_ms = (ok["end_ns"] - ok["sent_ns"]) / _NS_PER_MS
+    return {
+        "latency_per_token_avg_ms": float((latency_ms / (ok["input_tokens"] + output_len)).mean()),
+        "latency_per_output_token_avg_ms": float((latency_ms / output_len).mean()),
+    }
+
+
+def cell_metrics(trial: TrialData) -> dict[str, float]:
+    out = dict(trial.metrics)
+    if "latency_per_token_avg_ms" not in out:
+        out.update(per_token_latencies(trial.requests(), int(trial.workload["output_len"])))
+    return out
+
+
+def group_key(trial: TrialData, many_tp: bool) -> str:
+    return f"{trial.engine_name} (TP {trial.tp})" if many_tp else trial.engine_name
+
+
+def grid(trials: Sequence[TrialData]) -> dict[str, dict[tuple[int, int], TrialData]]:
+    """engine → (input, output) → trial, engines in order of first appearance (vLLM first)."""
+    many_tp = len({t.tp for t in trials}) > 1
+    ordered = sorted(trials, key=lambda t: (t.engine_name != "vllm", t.engine_name, t.tp))
+    out: dict[str, dict[tuple[int, int], TrialData]] = {}
+    for t in ordered:
+        cell = (int(t.workload["input_len"]), int(t.workload["output_len"]))
+        out.setdefault(group_key(t, many_tp), {})[cell] = t
+    return out
+
+
+def engine_table(name: str, cells: dict[tuple[int, int], TrialData]) -> Table:
+    table = Table(name, list(HEADERS), align="center")
+    for (i, o), t in sorted(cells.items()):
+        if not t.done:
+            table.rows.append([str(i), str(o), t.status_text, *("-" for _ in COLUMNS[1:])])
+            continue
+        m = cell_metrics(t)
+        table.rows.append([str(i), str(o), *(fmt(m.get(key)) for key, *_ in COLUMNS)])
+    return table
+
+
+def ratio_table(a: str, b: str, grids: dict[str, dict[tuple[int, int], TrialData]]) -> Table:
+    """``a / b`` per cell and column; a cell where either trial failed shows its status."""
+    table = Table(f"Ratio {a} / {b}", list(HEADERS), align="center")
+    for key in sorted(set(grids[a]) | set(grids[b])):
+        ta, tb = grids[a].get(key), grids[b].get(key)
+        if ta is None or tb is None or not ta.done or not tb.done:
+            status = next((t.status_text for t in (ta, tb) if t is not None and not t.done), "-")
+            table.rows.append([str(key[0]), str(key[1]), *(status for _ in COLUMNS)])
+            continue
+        ma, mb = cell_metrics(ta), cell_metrics(tb)
+        cells = []
+        for col, *_ in COLUMNS:
+            va, vb = ma.get(col), mb.get(col)
+            cells.append(fmt(va / vb, digits=3) if va is not None and vb else "-")
+        table.rows.append([str(key[0]), str(key[1]), *cells])
+    return table
+
+
+def sections(trials: Sequence[TrialData]) -> list[Section]:
+    grids = grid(trials)
+    model = trials[0].config.get("model", {}).get("name", "")
+    tables = [engine_table(name, cells) for name, cells in grids.items()]
+    names = list(grids)
+    if len(names) >= 2:
+        tables.append(ratio_table(names[0], names[1], grids))
+    figures = {}
+    for key, _header, file, title in COLUMNS:
+        fig, ax = new_figure()
+        for n_i, (name, cells) in enumerate(grids.items()):
+            for input_len in sorted({i for i, _ in cells}):
+                pts = sorted((o, cell_metrics(t).get(key)) for (i, o), t in cells.items()
+                             if i == input_len and t.done)  # fmt: skip
+                if pts:
+                    style = ("-", "--", ":", "-.")[n_i % 4]
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o",
+                            label=f"{name} in={input_len}")  # fmt: skip
+        ax.set(title=title, ylabel="ms" if key.endswith("_ms") else title.split(" ", 1)[1].strip("()"))
+        log2_axis(ax, {o for cells in grids.values() for _, o in cells}, "output length")
+        ax.legend(fontsize="small")
+        figures[file] = fig
+    return [Section(f"{model}: throughput and latency per token", tables, figures)]

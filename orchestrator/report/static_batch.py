@@ -1,0 +1,125 @@
+"""Seed 001 (``tgi_tp_sweep``): text-generation-benchmark's latency and throughput tables per TP.
+
+Per batch size, the statistics are computed here from the per-run samples: each measured run's
+records (``requests.parquet``, ``step`` = run index, warmups marked) give one
+:class:`workloads.static_batch.BatchRun` (prefill, decode (token), decode (total), throughputs);
+average, lowest, highest and p50/p90/p99 (numpy linear interpolation) over the runs. Without stored
+records the trial's own ``<metric>_<stat>`` values are shown. text-generation-benchmark itself
+indexes the *unsorted* samples for its percentiles, which is why the seed has p90 < p50 in places.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from orchestrator.report.load import TrialData
+from orchestrator.report.render import Section, Table, fmt, log2_axis, new_figure
+from workloads.records import RequestRecord
+from workloads.static_batch import BATCH_STATS, BatchRun, batch_run, batch_stats
+
+LATENCY_STEPS = (
+    ("Prefill", "prefill_latency_ms"),
+    ("Decode (token)", "decode_token_latency_ms"),
+    ("Decode (total)", "decode_total_latency_ms"),
+)
+THROUGHPUT_STEPS = (("Prefill", "prefill_throughput"), ("Decode", "decode_throughput"))
+LATENCY_HEADERS = ["Step", "Batch Size", "Average", "Lowest", "Highest", "p50", "p90", "p99"]
+THROUGHPUT_HEADERS = ["Step", "Batch Size", "Average", "Lowest", "Highest"]
+
+
+def applies(trial: TrialData) -> bool:
+    return trial.workload.get("name") == "static_batch"
+
+
+def runs_from_records(rows: Sequence[dict[str, Any]], decode_len: int) -> list[BatchRun | None]:
+    """The measured runs of one trial, in run order, from its stored records."""
+    by_run: dict[int, list[RequestRecord]] = {}
+    for row in rows:
+        if row.get("warmup"):
+            continue
+        rec = RequestRecord(**{**row, "token_times_ns": [int(t) for t in row["token_times_ns"]]})
+        by_run.setdefault(int(rec.step), []).append(rec)
+    return [batch_run(recs, min(r.sent_ns for r in recs), decode_len) for _, recs in sorted(by_run.items())]
+
+
+def trial_stats(trial: TrialData) -> dict[str, float]:
+    """``<metric>_<stat>`` for every BatchRun metric: from the per-run samples when stored."""
+    df = trial.requests()
+    if df.empty:
+        return dict(trial.metrics)
+    runs = [r for r in runs_from_records(df.to_dict("records"), int(trial.workload["output_len"])) if r]
+    out: dict[str, float] = {}
+    for name in (*(m for _, m in LATENCY_STEPS), *(m for _, m in THROUGHPUT_STEPS)):
+        key = name.removesuffix("_ms")
+        stats = batch_stats([getattr(r, name) for r in runs], key)
+        out.update({f"{k}_ms" if name.endswith("_ms") else k: v for k, v in stats.items()})
+    return out
+
+
+def _stat(stats: dict[str, float], metric: str, stat: str) -> float | None:
+    base = metric.removesuffix("_ms")
+    return stats.get(f"{base}_{stat}_ms" if metric.endswith("_ms") else f"{base}_{stat}")
+
+
+def tp_tables(trials: Sequence[TrialData], tp: int) -> tuple[Table, Table, dict[int, dict[str, float]]]:
+    """The latency and throughput tables of one TP, and the stats per batch size (DONE trials)."""
+    by_batch = sorted((int(t.workload["batch_size"]), t) for t in trials)
+    stats = {b: trial_stats(t) for b, t in by_batch if t.done}
+    lat = Table(f"Tensor Parallel (TP) - {tp} GPUs: latency", list(LATENCY_HEADERS))
+    thr = Table(f"Tensor Parallel (TP) - {tp} GPUs: throughput", list(THROUGHPUT_HEADERS))
+    layouts = ((lat, LATENCY_STEPS, "ms", 6), (thr, THROUGHPUT_STEPS, "tokens/secs", 3))
+    for table, steps, unit, nstats in layouts:
+        for step, metric in steps:
+            for i, (b, t) in enumerate(by_batch):
+                label = step if i == 0 else ""
+                if not t.done:
+                    table.rows.append([label, str(b), t.status_text, *("-" for _ in range(nstats - 1))])
+                    continue
+                cells = [fmt(_stat(stats[b], metric, s), unit) for s in BATCH_STATS[:nstats]]
+                table.rows.append([label, str(b), *cells])
+    return lat, thr, stats
+
+
+def arguments_section(first: TrialData) -> Section:
+    """The seed's "Deployment Arguments" (engine options set) and "Experiment Generation Arguments"."""
+    engine = first.engine
+    options = engine.get(first.engine_name, {}) if isinstance(engine.get(first.engine_name), dict) else {}
+    deploy = Table("Deployment Arguments", ["Argument", "Value"])
+    deploy.rows = [["model_id", str(first.config.get("model", {}).get("path"))]]
+    deploy.rows += [[k, str(v)] for k, v in options.items() if v not in (None, False, [])]
+    w = first.workload
+    temperature = w.get("temperature")
+    generation = Table("Experiment Generation Arguments", ["Parameter", "Value"])
+    generation.rows = [
+        ["Model", str(first.config.get("model", {}).get("name"))],
+        ["Sequence Length", str(w.get("input_len"))],
+        ["Decode Length", str(w.get("output_len"))],
+        ["N Runs", str(w.get("runs"))],
+        ["Warmups", str(w.get("warmups"))],
+        ["Temperature", "None" if not temperature else str(temperature)],
+        ["Do Sample", str(bool(temperature)).lower()],
+    ]
+    return Section(f"{first.engine_name}: arguments", [deploy, generation])
+
+
+def sections(trials: Sequence[TrialData]) -> list[Section]:
+    tps = sorted({t.tp for t in trials})
+    out: list[Section] = [arguments_section(trials[0])]
+    plot: dict[int, dict[int, dict[str, float]]] = {}
+    for tp in tps:
+        group = [t for t in trials if t.tp == tp]
+        lat, thr, stats = tp_tables(group, tp)
+        lat.title, thr.title = "", ""
+        out.append(Section(f"Tensor Parallel (TP) - {tp} GPUs", [lat, thr]))
+        plot[tp] = stats
+    fig, axes = new_figure(2)
+    for ax, (step, metric) in zip(axes, THROUGHPUT_STEPS, strict=True):
+        for tp, stats in plot.items():
+            xs = sorted(stats)
+            ax.plot(xs, [_stat(stats[b], metric, "avg") for b in xs], marker="o", label=f"TP {tp}")
+        ax.set(ylabel="tokens/s", title=f"{step} throughput (average)")
+        log2_axis(ax, {b for s in plot.values() for b in s}, "batch size")
+        ax.legend()
+    out.append(Section("Throughput vs batch size", figures={"throughput_vs_batch.png": fig}))
+    return out
