@@ -19,6 +19,7 @@ from engines.base import Engine, LaunchSpec, get_engine
 from engines.process import ManagedProcess, classify_failure, free_port, tail
 from engines.tiny_model import ensure_tiny_model
 from orchestrator.config.schema import EngineConfig, ModelConfig
+from orchestrator.provenance import node_info
 from orchestrator.trial import FailureReason, Status, Trial, TrialResult
 from workloads.datasets import random_prompts
 from workloads.driver import build_payloads, run_concurrency_sync
@@ -84,6 +85,7 @@ class EngineRunner:
             "base_url": spec.base_url,
             "pgid": self.process.pid,
             "command": argv,
+            "node": node_info(),  # hostname, CPU, GPU names of the node that ran the engine
         }
         return self.info
 

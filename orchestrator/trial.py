@@ -102,3 +102,5 @@ class TrialResult:
     engine_info: dict[str, Any] = field(default_factory=dict)
     started_at: float = 0.0
     ended_at: float = 0.0
+    # Step metrics of a rate sweep inside one trial: one dict per x point, e.g. {"offered_rate": 2.0, ...}.
+    steps: list[dict[str, float]] = field(default_factory=list)
