@@ -51,6 +51,7 @@ class ChildRun:
     run_id: str
     status: str
     ended_at: str
+    artifact_uri: str
 
     def has(self, record: RunRecord) -> bool:
         """True when this run holds ``record``'s attempt completely (terminated after its artifacts)."""
@@ -104,10 +105,9 @@ class Tracker:
                 )
                 for run in page:
                     tags = run.data.tags
-                    out.setdefault(
-                        tags["trial_id"],
-                        ChildRun(str(run.info.run_id), str(run.info.status), tags.get("ended_at", "")),
-                    )
+                    info = run.info
+                    child = ChildRun(info.run_id, info.status, tags.get("ended_at", ""), info.artifact_uri)
+                    out.setdefault(tags["trial_id"], child)
                 token = page.token
                 if not token:
                     return out
@@ -116,25 +116,22 @@ class Tracker:
         """Log one stored trial as a child run (re-using its run if the sweep has one). Returns run id."""
         redact = Redactor()  # the store is already redacted; patterns are checked once more here
         tags = redact.obj({**record.tags, "sweep_id": sweep_id, "mlflow.parentRunId": parent_id})
+        metrics = [(k, v, 0) for k, v in record.metrics.items()]
+        metrics += [(k, v, step) for step, m in step_points(record.steps) for k, v in m.items()]
         with mlflow_errors(f"logging trial {record.trial_id}"):
             existing = self.children.get(record.trial_id)
             if existing is None:
                 run = self.client.create_run(self.experiment_id, run_name=record.name, tags=tags)
-                run_id = str(run.info.run_id)
-                self._log(run_id, params=redact.obj(record.params), metrics=record.metrics)
+                run_id, artifact_uri = str(run.info.run_id), str(run.info.artifact_uri)
+                self._log(run_id, params=redact.obj(record.params), metrics=metrics)
             else:
-                run_id = existing.run_id
+                run_id, artifact_uri = existing.run_id, existing.artifact_uri
                 self.client.update_run(run_id, status="RUNNING")
-                self._log(run_id, params=redact.obj(record.params), metrics=record.metrics, tags=tags)
-            if record.steps:
-                self.log_steps(run_id, record.steps)
-            for path in record.artifacts:
-                self.client.log_artifact(run_id, str(path))
-            if record.report_dir is not None:
-                self.client.log_artifacts(run_id, str(record.report_dir), "report")
+                self._log(run_id, params=redact.obj(record.params), metrics=metrics, tags=tags)
+            self._upload(artifact_uri, record)
             status = "FINISHED" if record.ok else "FAILED"
             self.client.set_terminated(run_id, status=status)
-        self.children[record.trial_id] = ChildRun(run_id, status, record.ended_at)
+        self.children[record.trial_id] = ChildRun(run_id, status, record.ended_at, artifact_uri)
         return run_id
 
     def log_trial(
@@ -148,13 +145,9 @@ class Tracker:
 
         ``points`` is one dict per x value, e.g. ``[{"offered_rate": 1.0, "ttft_p50_ms": 12.0}, ...]``.
         """
-        from mlflow.entities import Metric
-
-        now = int(time.time() * 1000)
-        metrics = [Metric(k, v, now, step) for step, m in step_points(list(points), x) for k, v in m.items()]
+        metrics = [(k, v, step) for step, m in step_points(list(points), x) for k, v in m.items()]
         with mlflow_errors("step metrics"):
-            for i in range(0, len(metrics), MAX_BATCH_METRICS):
-                self.client.log_batch(run_id, metrics=metrics[i : i + MAX_BATCH_METRICS])
+            self._log(run_id, metrics=metrics)
 
     def finish(self, run_id: str, ok: bool) -> None:
         with mlflow_errors("finishing the sweep run"):
@@ -166,18 +159,31 @@ class Tracker:
     def experiment_url(self) -> str:
         return f"{self.uri}/#/experiments/{self.experiment_id}"
 
+    def _upload(self, artifact_uri: str, record: RunRecord) -> None:
+        """Upload straight to the run's artifact location (known from create/search: no get_run call)."""
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        repo = get_artifact_repository(artifact_uri, tracking_uri=self.uri)
+        for path in record.artifacts:
+            repo.log_artifact(str(path))
+        if record.report_dir is not None:
+            repo.log_artifacts(str(record.report_dir), "report")
+
     def _log(
         self,
         run_id: str,
         params: Mapping[str, str] | None = None,
-        metrics: Mapping[str, float] | None = None,
+        metrics: Sequence[tuple[str, float, int]] = (),
         tags: Mapping[str, str] | None = None,
     ) -> None:
-        """One ``log_batch`` call when it fits (it does for a trial), chunked to MLflow's limits."""
+        """One ``log_batch`` call when it fits (it does for a trial), chunked to MLflow's limits.
+
+        ``metrics`` are (key, value, step): the summary at step 0, rate-sweep points at their step.
+        """
         from mlflow.entities import Metric, Param, RunTag
 
         now = int(time.time() * 1000)
-        ms = [Metric(k, v, now, 0) for k, v in (metrics or {}).items()]
+        ms = [Metric(k, v, now, step) for k, v, step in metrics]
         ps = [Param(k, v) for k, v in (params or {}).items()]
         ts = [RunTag(k, v) for k, v in (tags or {}).items()]
         while ms or ps or ts:
