@@ -27,7 +27,7 @@ import requests
 
 from orchestrator.mlflow_server import MLflowServer
 from orchestrator.sync import Uploader
-from tests.integration.fake_trials import make_result, write_sweep
+from tests.fake_trials import make_result, write_sweep
 
 
 class CountingSession:

@@ -21,7 +21,7 @@ from orchestrator.mlflow_server import MLflowServer
 from orchestrator.results import ResultsStore
 from orchestrator.sync import Uploader
 from orchestrator.tracking import Tracker
-from tests.integration.fake_trials import API_KEY, HF_TOKEN, make_result, write_sweep
+from tests.fake_trials import API_KEY, HF_TOKEN, make_result, write_sweep
 from tests.integration.mlflow_rest import sweep_runs
 
 pytestmark = pytest.mark.integration
