@@ -30,6 +30,8 @@ MAX_BATCH_METRICS = 1000
 MAX_BATCH_PARAMS = 100
 MAX_BATCH_TAGS = 100
 TERMINAL = ("FINISHED", "FAILED", "KILLED")
+# MLflow 3's UI opens an experiment of this kind on its runs table (not the GenAI traces overview).
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 
 
 @contextlib.contextmanager
@@ -69,7 +71,9 @@ class Tracker:
         self.children: dict[str, ChildRun] = {}
         with mlflow_errors(f"experiment lookup on {uri}"):
             exp = self.client.get_experiment_by_name(experiment)
-            self.experiment_id = exp.experiment_id if exp else self.client.create_experiment(experiment)
+            self.experiment_id = (
+                exp.experiment_id if exp else self.client.create_experiment(experiment, tags=EXPERIMENT_TAGS)
+            )
 
     def parent_run(self, sweep_id: str, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         """The sweep's parent run: reused on rerun (found by tag), else created. Loads its children."""
