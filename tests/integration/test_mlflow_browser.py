@@ -29,11 +29,19 @@ def system_chromium() -> str | None:
     return None
 
 
-def test_experiment_page_shows_child_runs_and_a_metric_column(mlflow_server, results_dir: Path) -> None:  # type: ignore[no-untyped-def]
-    sync_api = pytest.importorskip("playwright.sync_api", reason="python package playwright not installed")
-    chromium = system_chromium()
-    if chromium is None:
+@pytest.fixture
+def chromium() -> str:
+    """The system Chromium, or a skip with the reason (checked before the MLflow server starts)."""
+    pytest.importorskip("playwright.sync_api", reason="python package playwright not installed")
+    path = system_chromium()
+    if path is None:
         pytest.skip("no system Chromium installed (apt-get install chromium); playwright's are not used")
+    return path
+
+
+def test_ui_lists_child_runs_and_a_metric(chromium: str, mlflow_server, results_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    from playwright import sync_api
+
     store, trials = write_sweep(results_dir, "t-browser", ["engine.tp=[1,2]", "workload.concurrency=[1,4]"])
     warnings: list[str] = []
     up = Uploader(store, warnings.append)
