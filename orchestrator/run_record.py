@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,7 @@ def trial_metrics(result: Mapping[str, Any]) -> dict[str, float]:
 
 
 def step_points(
-    points: list[Mapping[str, Any]], x: str = "offered_rate"
+    points: Sequence[Mapping[str, Any]], x: str = "offered_rate"
 ) -> list[tuple[int, dict[str, float]]]:
     """Rate-sweep points → (step, metrics) sorted by ``x``; step = index, ``x`` is logged as a metric too.
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from orchestrator.errors import TrackingError
 from orchestrator.results import ResultsStore
 from orchestrator.run_record import read_record
@@ -68,6 +70,11 @@ class Uploader:
         assert self.tracker is not None and self.parent_id is not None
         try:
             record = read_record(self.store.trial_dir(trial_id))
+        except (OSError, ValueError, yaml.YAMLError) as exc:  # an unreadable trial dir: this trial only
+            self.store.mark_upload(trial_id, False, error=f"reading the stored trial: {exc}")
+            self.warn(f"trial {trial_id} not uploaded: {exc}; retry with {sync_command(self.store)}")
+            return None
+        try:
             run_id = self.tracker.log_record(self.parent_id, self.store.sweep_id, record)
         except TrackingError as exc:
             self.store.mark_upload(trial_id, False, error=str(exc))
