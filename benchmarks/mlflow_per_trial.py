@@ -7,8 +7,8 @@ writes a sweep of realistic stored trials (params, ~20 metrics, step metrics, a 
 ~60 KB engine log, config and result), then times what the sweep does per trial: read the stored
 trial and log it as a child run (create run, log_batch, artifact uploads, terminate). Prints the
 start-up time, the per-sweep cost (experiment + parent run + one child search) and per-trial
-median / p90 / mean, with the number of HTTP requests per trial. Numbers depend on machine load:
-compare the two rows of one run.
+median / p90 / mean, with the HTTP requests and the client's own CPU time per trial. Numbers
+depend on machine load: compare the two rows of one run.
 """
 
 from __future__ import annotations
@@ -69,12 +69,13 @@ def run(kind: str, n_trials: int, tmp: Path) -> dict[str, float]:
         up.connect(uri, "bench", store.sweep_meta()["config"], {"preset": "bench"})
         per_sweep = time.perf_counter() - t0
         counter = CountingSession()
-        times = []
+        times, cpu = [], []
         try:
             for trial in trials:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 up.upload(trial.trial_id)
                 times.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
         finally:
             counter.close()
         if warnings:
@@ -89,6 +90,7 @@ def run(kind: str, n_trials: int, tmp: Path) -> dict[str, float]:
         "p90_s": times[int(0.9 * (len(times) - 1))],
         "mean_s": statistics.fmean(times),
         "requests": counter.count / len(times),
+        "client_cpu_s": statistics.median(cpu),
     }
 
 
@@ -103,12 +105,12 @@ def main() -> None:
         rows = {kind: run(kind, args.trials, Path(tmp)) for kind in kinds}
     print(
         f"{'server':<8} {'startup s':>9} {'sweep s':>8} {'trial median s':>15} {'p90 s':>7} "
-        f"{'mean s':>7} {'HTTP/trial':>10}"
+        f"{'mean s':>7} {'HTTP/trial':>10} {'client CPU s':>12}"
     )
     for kind, r in rows.items():
         print(
             f"{kind:<8} {r['startup_s']:9.1f} {r['per_sweep_s']:8.3f} {r['median_s']:15.3f} "
-            f"{r['p90_s']:7.3f} {r['mean_s']:7.3f} {r['requests']:10.1f}"
+            f"{r['p90_s']:7.3f} {r['mean_s']:7.3f} {r['requests']:10.1f} {r['client_cpu_s']:12.3f}"
         )
     print(
         "MLflow seconds per trial (tuned local server, median): "

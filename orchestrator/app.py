@@ -83,6 +83,7 @@ def run_sweep(cfg: ExperimentConfig, trials: list[Trial], console: Console) -> i
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     sweep_id = cfg.sweep_id or f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     store = ResultsStore(Path(cfg.results_dir).resolve(), sweep_id)
     store.init_sweep(

@@ -21,6 +21,7 @@ from engines.process import ManagedProcess, free_port, tail
 from orchestrator.errors import EngineError, TrackingError
 
 TUNED_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+NO_TELEMETRY = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}  # loopback only
 
 
 def enable_wal(db_path: Path) -> None:
@@ -63,7 +64,7 @@ class MLflowServer:
 
     def start(self, timeout_s: float = 90.0) -> str:
         self.root.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ)
+        env = {**os.environ, **NO_TELEMETRY}
         if self.tuned:
             enable_wal(self.db_path)
             env.update(TUNED_ENV)

@@ -13,6 +13,8 @@ _CHECKOUT = Path(__file__).resolve().parent.parent
 
 def git_commit(path: Path = _CHECKOUT) -> str:
     """The commit of the orchestrator checkout (``+dirty`` if modified); '' outside a git checkout."""
+    if not (path / ".git").exists():  # an installed package, not a checkout
+        return ""
     try:
         head = subprocess.run(
             ["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10

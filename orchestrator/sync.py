@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--experiment", help="experiment (default: the sweep's tracking.experiment or preset)")
     args = ap.parse_args(argv)
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "1")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     store = open_store(args.target, args.sweep_id)
     meta = store.sweep_meta()
     if not meta:
