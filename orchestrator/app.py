@@ -20,9 +20,11 @@ from orchestrator.errors import ConfigError, OrchestratorError, TrackingError
 from orchestrator.grid import expand
 from orchestrator.multi_engine import engine_configs
 from orchestrator.placement import check_tp
+from orchestrator.provenance import collect as collect_provenance
 from orchestrator.report.summary import print_plan, print_summary
 from orchestrator.results import ResultsStore
-from orchestrator.tracking import MLflowServer, Tracker
+from orchestrator.sync import Uploader
+from orchestrator.tracking import MLflowServer
 from orchestrator.trial import Status, Trial, TrialResult
 
 USAGE = """usage: python -m orchestrator [+exp=<preset>] [key=value ...] [--dry-run]
@@ -93,10 +95,17 @@ def run_sweep(cfg: ExperimentConfig, trials: list[Trial], console: Console) -> i
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     sweep_id = cfg.sweep_id or f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     store = ResultsStore(Path(cfg.results_dir).resolve(), sweep_id)
     store.init_sweep(
-        {"sweep_id": sweep_id, "name": cfg.name, "created_at": time.time(), "config": asdict(cfg)}
+        {
+            "sweep_id": sweep_id,
+            "name": cfg.name,
+            "created_at": time.time(),
+            "config": asdict(cfg),
+            "provenance": collect_provenance(),
+        }
     )
     done = store.done_ids()
     todo = [t for t in trials if t.trial_id not in done]
@@ -105,8 +114,7 @@ def run_sweep(cfg: ExperimentConfig, trials: list[Trial], console: Console) -> i
             f"resuming sweep {sweep_id}: {len(trials) - len(todo)} trial(s) already DONE, {len(todo)} to run"
         )
     server: MLflowServer | None = None
-    tracker: Tracker | None = None
-    parent_id: str | None = None
+    uploader = Uploader(store, lambda msg: console.print(f"[yellow]warning[/] {msg}", highlight=False))
     cluster = RayCluster(cfg.ray, cfg.resources)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -116,22 +124,15 @@ def run_sweep(cfg: ExperimentConfig, trials: list[Trial], console: Console) -> i
                 if uri is None:
                     server = MLflowServer(store.root / "mlflow", cfg.tracking.host, cfg.tracking.port)
                     uri = server.start(cfg.tracking.startup_timeout_s)
-                tracker = Tracker(uri, cfg.tracking.experiment or cfg.name)
-                parent_id = tracker.parent_run(sweep_id, asdict(cfg), {"preset": cfg.name})
-                store.update_sweep_meta(mlflow_uri=uri, mlflow_parent_run_id=parent_id)
+                uploader.connect(uri, cfg.tracking.experiment or cfg.name, asdict(cfg), {"preset": cfg.name})
             except (TrackingError, OSError) as exc:
-                console.print(f"[yellow]warning[/] MLflow unavailable, results stay local: {exc}")
-                tracker = None
+                uploader.disable(f"MLflow unavailable: {exc}")
 
         def on_result(trial: Trial, result: TrialResult) -> None:
-            trial_dir = store.write(trial, result)
+            store.write(trial, result)
             status = "[green]DONE[/]" if result.status == Status.DONE else f"[red]FAILED({result.reason})[/]"
             console.print(f"{status} {trial.name} {trial.trial_id} {result.message}", highlight=False)
-            if tracker is not None and parent_id is not None:
-                try:
-                    tracker.log_trial(parent_id, sweep_id, trial, result, trial_dir)
-                except Exception as exc:  # MLflow down mid-sweep: keep going, results are local
-                    console.print(f"[yellow]warning[/] MLflow logging failed for {trial.trial_id}: {exc}")
+            uploader.upload(trial.trial_id)  # never raises: MLflow down → marked not uploaded, warned once
 
         if todo:
             cluster.open()
@@ -140,11 +141,10 @@ def run_sweep(cfg: ExperimentConfig, trials: list[Trial], console: Console) -> i
                 check_tp(tp, nodes)
             Scheduler(cfg, sweep_id, nodes, on_result).run(todo)
         ok = all(r["status"] == Status.DONE for r in store.all_results())
-        if tracker is not None and parent_id is not None:
-            tracker.finish(parent_id, ok)
+        uploader.finish(ok)
         print_summary(console, store, trials)
-        if tracker is not None and parent_id is not None:
-            console.print(f"MLflow: {tracker.run_url(parent_id)}", highlight=False)
+        if uploader.active and uploader.tracker is not None and uploader.parent_id is not None:
+            console.print(f"MLflow: {uploader.tracker.run_url(uploader.parent_id)}", highlight=False)
         console.print(f"results: {store.sweep_dir}", highlight=False)
         return 0 if ok else 1
     except KeyboardInterrupt:

@@ -3,7 +3,9 @@
 Layout: ``<results_dir>/<sweep_id>/sweep.json`` and ``trials/<trial_id>/`` holding ``result.json``
 (status, reason, metrics, engine info), ``config.yaml`` (resolved trial config), ``requests.parquet``
 (per-request records) and ``engine.log``. Each trial directory is written to a temporary name and
-renamed into place, so a crash loses at most the running trial.
+renamed into place, so a crash loses at most the running trial. Secrets are redacted before anything
+is written (``orchestrator.redact``). ``upload.json`` beside a trial says whether MLflow has it: a
+trial without one (or with ``uploaded: false``) is what ``python -m orchestrator.sync`` uploads.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from orchestrator.redact import Redactor
 from orchestrator.trial import FailureReason, Status, Trial, TrialResult
+
+UPLOAD_MARKER = "upload.json"
 
 
 class ResultsStore:
@@ -38,6 +43,7 @@ class ResultsStore:
             **meta,
             **{k: v for k, v in existing.items() if k in ("created_at", "mlflow_parent_run_id")},
         }
+        merged = Redactor.for_config(meta, env=os.environ).obj(merged)
         _atomic_write(path, json.dumps(merged, indent=2, default=str))
 
     def sweep_meta(self) -> dict[str, Any]:
@@ -45,35 +51,40 @@ class ResultsStore:
         return json.loads(path.read_text()) if path.exists() else {}
 
     def update_sweep_meta(self, **updates: Any) -> None:
-        meta = {**self.sweep_meta(), **updates}
+        meta = Redactor.for_config(updates, env=os.environ).obj({**self.sweep_meta(), **updates})
         _atomic_write(self.sweep_dir / "sweep.json", json.dumps(meta, indent=2, default=str))
 
     def trial_dir(self, trial_id: str) -> Path:
         return self.trials_dir / trial_id
 
     def write(self, trial: Trial, result: TrialResult) -> Path:
-        """Write one finished trial atomically (replacing an earlier attempt)."""
+        """Write one finished trial atomically (replacing an earlier attempt), secrets redacted."""
         self.trials_dir.mkdir(parents=True, exist_ok=True)
+        resolved = trial.resolved()
+        redact = Redactor.for_config(resolved, result.engine_info, env=os.environ)
         tmp = Path(tempfile.mkdtemp(prefix=f".{trial.trial_id}-", dir=self.trials_dir))
         try:
             summary = {
                 "trial_id": trial.trial_id,
                 "group_id": trial.group_id,
                 "name": trial.name,
+                "engine": trial.engine.name,
+                "model": trial.model.name,
                 "tp": trial.tp,
+                "workload": trial.point.label(),
                 "status": str(result.status),
                 "reason": str(result.reason) if result.reason else None,
-                "message": result.message,
+                "message": redact.text(result.message),
                 "metrics": result.metrics,
                 "steps": result.steps,
-                "engine_info": result.engine_info,
+                "engine_info": redact.obj(result.engine_info),
                 "started_at": result.started_at,
                 "ended_at": result.ended_at,
             }
             (tmp / "result.json").write_text(json.dumps(summary, indent=2, default=str))
-            (tmp / "config.yaml").write_text(yaml.safe_dump(trial.resolved(), sort_keys=True))
+            (tmp / "config.yaml").write_text(yaml.safe_dump(redact.obj(resolved), sort_keys=True))
             if result.engine_log:
-                (tmp / "engine.log").write_text(result.engine_log)
+                (tmp / "engine.log").write_text(redact.text(result.engine_log))
             if result.records:
                 pd.DataFrame(result.records).to_parquet(tmp / "requests.parquet", index=False)
             final = self.trial_dir(trial.trial_id)
@@ -101,6 +112,19 @@ class ResultsStore:
     def done_ids(self) -> set[str]:
         return {r["trial_id"] for r in self.all_results() if r["status"] == Status.DONE}
 
+    def mark_upload(self, trial_id: str, uploaded: bool, **info: Any) -> None:
+        """Record whether MLflow has this trial (run id, uri) or why not (error)."""
+        state = {"uploaded": uploaded, **info}
+        _atomic_write(self.trial_dir(trial_id) / UPLOAD_MARKER, json.dumps(state, indent=2, default=str))
+
+    def upload_state(self, trial_id: str) -> dict[str, Any]:
+        path = self.trial_dir(trial_id) / UPLOAD_MARKER
+        return dict(json.loads(path.read_text())) if path.exists() else {"uploaded": False}
+
+    def not_uploaded(self) -> list[str]:
+        """Trials MLflow does not have yet (logging failed, MLflow was down, or tracking was off)."""
+        return [r["trial_id"] for r in self.all_results() if not self.upload_state(r["trial_id"])["uploaded"]]
+
     def requests(self, trial_id: str) -> pd.DataFrame:
         path = self.trial_dir(trial_id) / "requests.parquet"
         return pd.read_parquet(path) if path.exists() else pd.DataFrame()
@@ -113,10 +137,10 @@ def result_from_dict(d: dict[str, Any]) -> TrialResult:
         reason=FailureReason(d["reason"]) if d.get("reason") else None,
         message=d.get("message", ""),
         metrics=d.get("metrics", {}),
+        steps=d.get("steps", []),
         engine_info=d.get("engine_info", {}),
         started_at=d.get("started_at", 0.0),
         ended_at=d.get("ended_at", 0.0),
-        steps=d.get("steps", []),
     )
 
 

@@ -20,6 +20,7 @@ from engines.telemetry import PointTelemetry
 from engines.tiny_model import ensure_tiny_model
 from orchestrator.batch import run_batch_trial
 from orchestrator.config.schema import EngineConfig, ModelConfig
+from orchestrator.provenance import node_info
 from orchestrator.trial import FailureReason, Status, Trial, TrialResult
 from workloads.spec import LoadSpec
 from workloads.strategies import Target, run_strategy
@@ -94,6 +95,7 @@ class EngineRunner:
             "base_url": spec.base_url,
             "pgid": self.process.pid,
             "command": argv,
+            "node": node_info(),  # hostname, CPU, GPU names of the node that ran the engine
         }
         return self.info
 

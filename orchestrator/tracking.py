@@ -1,86 +1,63 @@
-"""MLflow: the local server the tool starts, and the driver-side tracker (parent + child runs).
+"""MLflow, driver side: one experiment per preset, one parent run per sweep, one child run per trial.
 
-Only the driver process talks to MLflow. One experiment per preset, one parent run per sweep
-(found again by its ``sweep_id`` tag on rerun), one child run per trial (found again by ``trial_id``).
+Only the driver process talks to MLflow. The parent run is found again by its ``sweep_id`` tag
+(``kind=sweep``) on rerun or sync; child runs by ``trial_id``, all of a sweep's children with one
+search when the parent is opened, so logging a trial costs: create run (tags included), one or two
+``log_batch`` calls (params, summary and step metrics), one upload per artifact, and the terminate
+call. Every MLflow or network failure surfaces as ``TrackingError``.
 """
 
 from __future__ import annotations
 
-import math
-import sys
+import contextlib
+import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engines.base import http_get
-from engines.process import ManagedProcess, free_port, tail
-from orchestrator.errors import EngineError, TrackingError
-from orchestrator.trial import Status, Trial, TrialResult
+from orchestrator.errors import TrackingError
+from orchestrator.mlflow_server import MLflowServer
+from orchestrator.redact import Redactor
+from orchestrator.run_record import RunRecord, flatten, numeric_metrics, read_record, step_points
+from orchestrator.trial import Trial, TrialResult
 
-MAX_PARAM_LEN = 500
+__all__ = ["ChildRun", "MLflowServer", "Tracker", "flatten", "numeric_metrics"]
 
-
-class MLflowServer:
-    """``mlflow server`` on 127.0.0.1 with a sqlite backend and artifacts under ``root``."""
-
-    def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.root = Path(root)
-        self.host = host
-        self.port = port or free_port(host)
-        self.process: ManagedProcess | None = None
-
-    @property
-    def uri(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self, timeout_s: float = 90.0) -> str:
-        self.root.mkdir(parents=True, exist_ok=True)
-        argv = [
-            sys.executable, "-m", "mlflow", "server",
-            "--host", self.host,
-            "--port", str(self.port),
-            "--backend-store-uri", f"sqlite:///{(self.root / 'mlflow.db').resolve()}",
-            "--artifacts-destination", str((self.root / "artifacts").resolve()),
-            "--workers", "1",
-        ]  # fmt: skip
-        self.process = ManagedProcess(argv, self.root / "mlflow-server.log", term_grace_s=10)
-        self.process.start()
-        try:
-            self.process.wait_ready(lambda: http_get(f"{self.uri}/health")[0] == 200, timeout_s)
-        except EngineError as exc:
-            self.stop()
-            raise TrackingError(
-                f"MLflow server did not start on {self.uri} (tracking.startup_timeout_s={timeout_s}): {exc}\n"
-                f"{tail(self.root / 'mlflow-server.log')}"
-            ) from exc
-        return self.uri
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
-            self.process = None
+# MLflow's log_batch limits: 1000 metrics, 100 params, 100 tags, 1000 entities in all.
+MAX_BATCH_METRICS = 1000
+MAX_BATCH_PARAMS = 100
+MAX_BATCH_TAGS = 100
+TERMINAL = ("FINISHED", "FAILED", "KILLED")
+# MLflow 3's UI opens an experiment of this kind on its runs table (not the GenAI traces overview).
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 
 
-def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    """Nested config → ``a.b.c`` params (strings, truncated to MLflow's limit)."""
-    out: dict[str, str] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping):
-            out.update(flatten(v, f"{key}."))
-        else:
-            out[key] = str(v)[:MAX_PARAM_LEN]
-    return out
+@contextlib.contextmanager
+def mlflow_errors(what: str) -> Iterator[None]:
+    """MLflow, HTTP and socket errors → TrackingError (the sweep catches that one and goes on)."""
+    import requests
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except (MlflowException, requests.RequestException, OSError) as exc:
+        raise TrackingError(f"MLflow {what} failed: {str(exc).splitlines()[0][:300]}") from exc
 
 
-def numeric_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
-    """Finite numeric metrics only: NaN (undefined) is left out, never logged as 0."""
-    out = {}
-    for k, v in metrics.items():
-        if isinstance(v, bool) or (isinstance(v, int | float) and math.isfinite(float(v))):
-            out[k] = float(v)
-    return out
+@dataclass(frozen=True)
+class ChildRun:
+    """What the server already has of a trial."""
+
+    run_id: str
+    status: str
+    ended_at: str
+    artifact_uri: str
+
+    def has(self, record: RunRecord) -> bool:
+        """True when this run holds ``record``'s attempt completely (terminated after its artifacts)."""
+        return self.status in TERMINAL and self.ended_at == record.ended_at
 
 
 class Tracker:
@@ -91,86 +68,131 @@ class Tracker:
 
         self.uri = uri
         self.client = MlflowClient(tracking_uri=uri)
-        exp = self.client.get_experiment_by_name(experiment)
-        self.experiment_id = exp.experiment_id if exp else self.client.create_experiment(experiment)
+        self.children: dict[str, ChildRun] = {}
+        with mlflow_errors(f"experiment lookup on {uri}"):
+            exp = self.client.get_experiment_by_name(experiment)
+            self.experiment_id = (
+                exp.experiment_id if exp else self.client.create_experiment(experiment, tags=EXPERIMENT_TAGS)
+            )
 
     def parent_run(self, sweep_id: str, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
-        """The sweep's parent run: reused on rerun (found by tag), else created."""
-        found = self.client.search_runs(
-            [self.experiment_id], filter_string=f"tags.sweep_id = '{sweep_id}' and tags.kind = 'sweep'"
-        )
-        if found:
-            run_id = str(found[0].info.run_id)
-            self.client.update_run(run_id, status="RUNNING")
-            return run_id
-        run = self.client.create_run(
-            self.experiment_id, run_name=sweep_id, tags={**tags, "sweep_id": sweep_id, "kind": "sweep"}
-        )
-        self._log(run.info.run_id, params=flatten(params))
-        return str(run.info.run_id)
+        """The sweep's parent run: reused on rerun (found by tag), else created. Loads its children."""
+        redact = Redactor.for_config(params, tags, env=os.environ)
+        with mlflow_errors("parent run"):
+            found = self.client.search_runs(
+                [self.experiment_id],
+                filter_string=f"tags.sweep_id = '{sweep_id}' and tags.kind = 'sweep'",
+                max_results=1,
+            )
+            if found:
+                run_id = str(found[0].info.run_id)
+                self.client.update_run(run_id, status="RUNNING")
+            else:
+                all_tags = redact.obj({**tags, "sweep_id": sweep_id, "kind": "sweep"})
+                run = self.client.create_run(self.experiment_id, run_name=sweep_id, tags=all_tags)
+                run_id = str(run.info.run_id)
+                self._log(run_id, params=redact.obj(flatten(params)))
+            self.children = self.search_children(sweep_id)
+        return run_id
+
+    def search_children(self, sweep_id: str) -> dict[str, ChildRun]:
+        """trial_id → child run, for every trial run of the sweep (one paged search)."""
+        out: dict[str, ChildRun] = {}
+        token = None
+        with mlflow_errors("child run search"):
+            while True:
+                page = self.client.search_runs(
+                    [self.experiment_id],
+                    filter_string=f"tags.sweep_id = '{sweep_id}' and tags.kind = 'trial'",
+                    max_results=1000,
+                    page_token=token,
+                )
+                for run in page:
+                    tags = run.data.tags
+                    info = run.info
+                    child = ChildRun(info.run_id, info.status, tags.get("ended_at", ""), info.artifact_uri)
+                    out.setdefault(tags["trial_id"], child)
+                token = page.token
+                if not token:
+                    return out
+
+    def log_record(self, parent_id: str, sweep_id: str, record: RunRecord) -> str:
+        """Log one stored trial as a child run (re-using its run if the sweep has one). Returns run id."""
+        redact = Redactor()  # the store is already redacted; patterns are checked once more here
+        tags = redact.obj({**record.tags, "sweep_id": sweep_id, "mlflow.parentRunId": parent_id})
+        metrics = [(k, v, 0) for k, v in record.metrics.items()]
+        metrics += [(k, v, step) for step, m in step_points(record.steps) for k, v in m.items()]
+        with mlflow_errors(f"logging trial {record.trial_id}"):
+            existing = self.children.get(record.trial_id)
+            if existing is None:
+                run = self.client.create_run(self.experiment_id, run_name=record.name, tags=tags)
+                run_id, artifact_uri = str(run.info.run_id), str(run.info.artifact_uri)
+                self._log(run_id, params=redact.obj(record.params), metrics=metrics)
+            else:
+                run_id, artifact_uri = existing.run_id, existing.artifact_uri
+                self.client.update_run(run_id, status="RUNNING")
+                self._log(run_id, params=redact.obj(record.params), metrics=metrics, tags=tags)
+            self._upload(artifact_uri, record)
+            status = "FINISHED" if record.ok else "FAILED"
+            self.client.set_terminated(run_id, status=status)
+        self.children[record.trial_id] = ChildRun(run_id, status, record.ended_at, artifact_uri)
+        return run_id
 
     def log_trial(
         self, parent_id: str, sweep_id: str, trial: Trial, result: TrialResult, trial_dir: Path
     ) -> str:
-        run_id = self._child(parent_id, sweep_id, trial)
-        tags = {
-            "status": str(result.status),
-            "failure_reason": str(result.reason) if result.reason else "",
-            "engine_version": str(result.engine_info.get("engine_version", "")),
-            "gpu_ids": ",".join(str(g) for g in result.engine_info.get("gpu_ids", [])),
-        }
-        metrics = numeric_metrics(result.metrics)
-        if "startup_s" in result.engine_info:
-            metrics["engine_startup_s"] = float(result.engine_info["startup_s"])
-        self._log(run_id, params=flatten(trial.resolved()), metrics=metrics, tags=tags)
-        for i, step in enumerate(result.steps):  # rate-sweep steps / SLA probes, as "step.<metric>"
-            step_metrics = {f"step.{k}": v for k, v in numeric_metrics(step).items()}
-            self._log(run_id, metrics=step_metrics, step=i)
-        for name in ("config.yaml", "result.json", "requests.parquet", "engine.log"):
-            if (trial_dir / name).exists():
-                self.client.log_artifact(run_id, str(trial_dir / name))
-        self.client.set_terminated(run_id, status="FINISHED" if result.status == Status.DONE else "FAILED")
-        return run_id
+        """Log a trial that the results store has just written to ``trial_dir``."""
+        return self.log_record(parent_id, sweep_id, read_record(trial_dir))
+
+    def log_steps(self, run_id: str, points: Sequence[Mapping[str, Any]], x: str = "offered_rate") -> None:
+        """Step metrics of a rate sweep: point i (sorted by ``x``) at step i, as ``steps/<metric>``.
+
+        ``points`` is one dict per x value, e.g. ``[{"offered_rate": 1.0, "ttft_p50_ms": 12.0}, ...]``.
+        """
+        metrics = [(k, v, step) for step, m in step_points(list(points), x) for k, v in m.items()]
+        with mlflow_errors("step metrics"):
+            self._log(run_id, metrics=metrics)
 
     def finish(self, run_id: str, ok: bool) -> None:
-        self.client.set_terminated(run_id, status="FINISHED" if ok else "FAILED")
+        with mlflow_errors("finishing the sweep run"):
+            self.client.set_terminated(run_id, status="FINISHED" if ok else "FAILED")
 
     def run_url(self, run_id: str) -> str:
         return f"{self.uri}/#/experiments/{self.experiment_id}/runs/{run_id}"
 
-    def _child(self, parent_id: str, sweep_id: str, trial: Trial) -> str:
-        found = self.client.search_runs(
-            [self.experiment_id],
-            filter_string=f"tags.trial_id = '{trial.trial_id}' and tags.sweep_id = '{sweep_id}'",
-        )
-        if found:
-            return str(found[0].info.run_id)
-        tags = {
-            "mlflow.parentRunId": parent_id,
-            "sweep_id": sweep_id,
-            "trial_id": trial.trial_id,
-            "kind": "trial",
-            "engine": trial.engine.name,
-            "model": trial.model.name,
-            "tp": str(trial.tp),
-            "workload": trial.point.label(),
-        }
-        return str(self.client.create_run(self.experiment_id, run_name=trial.name, tags=tags).info.run_id)
+    def experiment_url(self) -> str:
+        return f"{self.uri}/#/experiments/{self.experiment_id}"
+
+    def _upload(self, artifact_uri: str, record: RunRecord) -> None:
+        """Upload straight to the run's artifact location (known from create/search: no get_run call)."""
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        repo = get_artifact_repository(artifact_uri, tracking_uri=self.uri)
+        for path in record.artifacts:
+            repo.log_artifact(str(path))
+        if record.report_dir is not None:
+            repo.log_artifacts(str(record.report_dir), "report")
 
     def _log(
         self,
         run_id: str,
         params: Mapping[str, str] | None = None,
-        metrics: Mapping[str, float] | None = None,
+        metrics: Sequence[tuple[str, float, int]] = (),
         tags: Mapping[str, str] | None = None,
-        step: int = 0,
     ) -> None:
+        """One ``log_batch`` call when it fits (it does for a trial), chunked to MLflow's limits.
+
+        ``metrics`` are (key, value, step): the summary at step 0, rate-sweep points at their step.
+        """
         from mlflow.entities import Metric, Param, RunTag
 
         now = int(time.time() * 1000)
-        self.client.log_batch(
-            run_id,
-            metrics=[Metric(k, v, now, step) for k, v in (metrics or {}).items()],
-            params=[Param(k, v) for k, v in (params or {}).items()],
-            tags=[RunTag(k, v) for k, v in (tags or {}).items()],
-        )
+        ms = [Metric(k, v, now, step) for k, v, step in metrics]
+        ps = [Param(k, v) for k, v in (params or {}).items()]
+        ts = [RunTag(k, v) for k, v in (tags or {}).items()]
+        while ms or ps or ts:
+            p, ps = ps[:MAX_BATCH_PARAMS], ps[MAX_BATCH_PARAMS:]
+            t, ts = ts[:MAX_BATCH_TAGS], ts[MAX_BATCH_TAGS:]
+            room = MAX_BATCH_METRICS - len(p) - len(t)
+            m, ms = ms[:room], ms[room:]
+            self.client.log_batch(run_id, metrics=m, params=p, tags=t)

@@ -1,4 +1,4 @@
-"""Rate-sweep steps reach a real MLflow server as ``step.<metric>`` histories, step = index."""
+"""Rate-sweep steps reach a real MLflow server as ``steps/<metric>`` histories, step = index."""
 
 from __future__ import annotations
 
@@ -50,8 +50,11 @@ def test_steps_logged_per_offered_rate(mlflow_server, tmp_path: Path) -> None:  
     run_id = tracker.log_trial(parent, "s-steps", trial, result, trial_dir)
     _, (child,) = sweep_runs(mlflow_server.uri, "steps", "s-steps")
     assert child["metrics"]["request_throughput"] == 9.0  # the headline is not overwritten by steps
-    rates = _history(mlflow_server.uri, run_id, "step.offered_rate")
-    assert sorted((m["step"], m["value"]) for m in rates) == [(1, 1.0), (2, 9.0)]  # inf is not logged
-    tput = _history(mlflow_server.uri, run_id, "step.request_throughput")
-    assert sorted((int(m["step"]), m["value"]) for m in tput) == [(0, 9.0), (1, 1.0), (2, 7.5)]
+    rates = _history(mlflow_server.uri, run_id, "steps/offered_rate")
+    assert sorted((m["step"], m["value"]) for m in rates) == [
+        (0, 1.0),
+        (1, 9.0),
+    ]  # sorted by rate; inf not logged
+    tput = _history(mlflow_server.uri, run_id, "steps/request_throughput")
+    assert sorted((int(m["step"]), m["value"]) for m in tput) == [(0, 1.0), (1, 7.5), (2, 9.0)]
     assert child["params"]["workload.sweep_kind"] == "linear" and "workload.rate" not in child["params"]

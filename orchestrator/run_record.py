@@ -1,0 +1,139 @@
+"""A stored trial as an MLflow run (pure): params, summary metrics, tags, step metrics, artifacts.
+
+The live sweep, ``orchestrator.sync`` and the comparison helper all read trials from the local
+store through here, so MLflow shows exactly what the (redacted) results dir holds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MAX_PARAM_LEN = 500
+ARTIFACTS = ("config.yaml", "result.json", "requests.parquet", "engine.log")
+REPORT_DIR = "report"
+STEP_PREFIX = "steps/"  # step metrics never collide with (and never hide) the summary metrics
+HOST_KEYS = ("hostname", "cpu_model", "cpu_count", "gpus", "gpu_count")
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested config → ``a.b.c`` params (strings, truncated to MLflow's limit)."""
+    out: dict[str, str] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(flatten(v, f"{key}."))
+        else:
+            out[key] = str(v)[:MAX_PARAM_LEN]
+    return out
+
+
+def numeric_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """Finite numeric metrics only: NaN (undefined) is left out, never logged as 0."""
+    out = {}
+    for k, v in metrics.items():
+        if isinstance(v, bool) or (isinstance(v, int | float) and math.isfinite(float(v))):
+            out[k] = float(v)
+    return out
+
+
+def trial_metrics(result: Mapping[str, Any]) -> dict[str, float]:
+    """The summary metrics of a stored trial (plus the engine start-up time when known)."""
+    metrics = numeric_metrics(result.get("metrics") or {})
+    startup = (result.get("engine_info") or {}).get("startup_s")
+    if isinstance(startup, int | float) and math.isfinite(float(startup)):
+        metrics["engine_startup_s"] = float(startup)
+    return metrics
+
+
+def step_points(
+    points: Sequence[Mapping[str, Any]], x: str = "offered_rate"
+) -> list[tuple[int, dict[str, float]]]:
+    """Rate-sweep points → (step, metrics) sorted by ``x``; step = index, ``x`` is logged as a metric too.
+
+    MLflow steps are integers while offered rates need not be, so the x value rides along as the
+    metric ``steps/<x>``: plot any ``steps/...`` metric against it in the UI (x-axis: that metric).
+    """
+    ordered = sorted(points, key=lambda p: float(p.get(x, math.inf)))
+    return [
+        (i, {f"{STEP_PREFIX}{k}": v for k, v in numeric_metrics(p).items()}) for i, p in enumerate(ordered)
+    ]
+
+
+def _workload_label(config: Mapping[str, Any]) -> str:
+    w = config.get("workload") or {}
+    return f"c{w.get('concurrency')}-in{w.get('input_len')}-out{w.get('output_len')}"
+
+
+def trial_tags(
+    result: Mapping[str, Any], config: Mapping[str, Any], sweep_meta: Mapping[str, Any]
+) -> dict[str, str]:
+    """Searchable tags: what ran (engine, model, tp, workload), how it ended, and where (commit, host)."""
+    info = result.get("engine_info") or {}
+    prov = sweep_meta.get("provenance") or {}
+    host = info.get("node") or prov.get("driver") or {}
+    tags = {
+        "kind": "trial",
+        "trial_id": str(result["trial_id"]),
+        "engine": str(result.get("engine") or (config.get("engine") or {}).get("name", "")),
+        "model": str(result.get("model") or (config.get("model") or {}).get("name", "")),
+        "tp": str(result.get("tp", "")),
+        "workload": str(result.get("workload") or _workload_label(config)),
+        "status": str(result.get("status", "")),
+        "failure_reason": str(result.get("reason") or ""),
+        "engine_version": str(info.get("engine_version", "")),
+        "gpu_ids": ",".join(str(g) for g in info.get("gpu_ids", [])),
+        "git_commit": str(prov.get("git_commit", "")),
+        "ended_at": repr(float(result.get("ended_at") or 0.0)),
+    }
+    tags.update({f"host.{k}": str(host[k]) for k in HOST_KEYS if k in host})
+    if result.get("steps"):
+        tags["steps_x"] = "offered_rate"
+    return tags
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Everything one child run gets, read from a trial directory of the local store."""
+
+    trial_id: str
+    name: str
+    ok: bool
+    ended_at: str
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+    steps: list[dict[str, float]] = field(default_factory=list)
+    artifacts: list[Path] = field(default_factory=list)
+    report_dir: Path | None = None
+
+
+def read_record(trial_dir: Path, sweep_meta: Mapping[str, Any] | None = None) -> RunRecord:
+    """Build the run record of ``<sweep>/trials/<id>/`` (sweep.json is read when not given)."""
+    trial_dir = Path(trial_dir)
+    result = json.loads((trial_dir / "result.json").read_text())
+    config_path = trial_dir / "config.yaml"
+    config = yaml.safe_load(config_path.read_text()) if config_path.exists() else {}
+    if sweep_meta is None:
+        sweep_json = trial_dir.parent.parent / "sweep.json"
+        sweep_meta = json.loads(sweep_json.read_text()) if sweep_json.exists() else {}
+    tags = trial_tags(result, config or {}, sweep_meta)
+    report = trial_dir / REPORT_DIR
+    return RunRecord(
+        trial_id=tags["trial_id"],
+        name=str(result.get("name") or tags["trial_id"]),
+        ok=result.get("status") == "DONE",
+        ended_at=tags["ended_at"],
+        params=flatten(config or {}),
+        metrics=trial_metrics(result),
+        tags=tags,
+        steps=list(result.get("steps") or []),
+        artifacts=[trial_dir / n for n in ARTIFACTS if (trial_dir / n).exists()],
+        report_dir=report if report.is_dir() else None,
+    )
