@@ -63,6 +63,7 @@ class Stats:
     end_ns: list[int] = field(default_factory=list)
     tag: list[str] = field(default_factory=list)
     lag_ns: list[int] = field(default_factory=list)  # timer lateness of every token event
+    connections: int = 0  # TCP connections accepted
 
     def as_json(self) -> bytes:
         lags = sorted(self.lag_ns)
@@ -77,6 +78,7 @@ class Stats:
                 "lag_p99_us": p99,
                 "lag_max_us": lags[-1] / 1e3 if lags else 0.0,
                 "cpu_s": cpu.user + cpu.system,
+                "connections": self.connections,
             }
         ).encode()
 
@@ -121,6 +123,7 @@ class _Conn(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        self.srv.stats.connections += 1
 
     def data_received(self, data: bytes) -> None:
         if not self.buf:
@@ -211,6 +214,10 @@ class _Conn(asyncio.Protocol):
         t = self.transport
         if t is None or t.is_closing():
             self.busy = False
+            return
+        if now < due:  # libuv rounds timers to whole ms and may fire early: never send early
+            loop = asyncio.get_running_loop()
+            loop.call_later((due - now) / 1e9, self._emit, stats, idx, events, tail, k, due)
             return
         stats.lag_ns.append(now - due)
         if k == 0:

