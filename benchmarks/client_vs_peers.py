@@ -124,6 +124,8 @@ def run_point(tool: Tool, job: Job, timeout_s: float) -> dict[str, Any]:
     if view.send_delay_ms is not None:
         point["own_send_delay_p50_ms"] = round(pct(view.send_delay_ms, 50), 4)
         point["own_send_delay_p99_ms"] = round(pct(view.send_delay_ms, 99), 4)
+    if view.cpu_us_per_request is not None:
+        point["client_cpu_us_per_request"] = round(view.cpu_us_per_request, 1)
     if view.paired_tags is not None:
         by_tag = dict(zip(view.paired_tags, (int(t * 1e6) for t in view.ttft_ms), strict=True))
         errs = [e / 1e6 for e in paired_ttft_errors_ns(by_tag, truth)]

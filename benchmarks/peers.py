@@ -41,6 +41,7 @@ class ClientView:
     errors: int = 0
     send_delay_ms: list[float] | None = None  # only tools that record scheduled vs actual send
     paired_tags: list[str] | None = None  # ours: prompt tags, to pair with the server's records
+    cpu_us_per_request: float | None = None  # ours: client process CPU time per request
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ def _ours_argv(job: Job) -> list[str]:
 
 def _ours_parse(job: Job) -> ClientView:
     data = json.loads((job.workdir / "ours.json").read_text())
-    return ClientView(data["ttft_ms"], data["ok"], data["errors"], data["send_delay_ms"], data["tags"])
+    cols = ("ttft_ms", "ok", "errors", "send_delay_ms", "tags", "cpu_us_per_request")
+    return ClientView(*(data[c] for c in cols))
 
 
 def _vllm_argv(job: Job) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 from benchmarks.open_loop import DEFAULT_SPIN_NS, run_constant_rate_sync
@@ -40,6 +41,7 @@ def main() -> None:
         {"model": "tiny", "prompt": prompt(i, args.input_len), "max_tokens": args.output_len}
         for i in range(args.n)
     ]
+    cpu0 = time.process_time()
     records = run_constant_rate_sync(
         args.url.rstrip("/") + "/v1/completions",
         payloads,
@@ -48,6 +50,7 @@ def main() -> None:
         spin_ns=int(args.spin_us * 1e3),
         use_uvloop=args.loop == "uvloop",
     )
+    cpu_s = time.process_time() - cpu0
     ok = [r for r in records if r.ok and r.ttft_ns is not None]
     out = {
         "ttft_ms": [r.ttft_ns / 1e6 for r in ok if r.ttft_ns is not None],
@@ -56,6 +59,7 @@ def main() -> None:
         "ok": len(ok),
         "errors": len(records) - len(ok),
         "error_kinds": sorted({r.error_kind or "" for r in records if not r.ok}),
+        "cpu_us_per_request": cpu_s / max(1, len(records)) * 1e6,
     }
     args.out.write_text(json.dumps(out))
 
