@@ -101,7 +101,9 @@ def _vllm_parse(job: Job) -> ClientView:
 
 
 def _guidellm_argv(job: Job) -> list[str]:
-    backend = f"kind=openai_http,target={job.url},model=tiny,request_format=/v1/completions"
+    # Chat endpoint: guidellm 0.8.1 cannot build /v1/completions requests from synthetic data
+    # ("missing text_column"); the fake server streams both alike.
+    backend = f"kind=openai_http,target={job.url},model=tiny"
     data = f"kind=synthetic_text,prompt_tokens={job.input_len},output_tokens={job.output_len}"
     return [
         str(VENVS / "guidellm/bin/guidellm"), "run", "--backend", backend,
