@@ -128,6 +128,9 @@ def run_point(tool: Tool, job: Job, timeout_s: float) -> dict[str, Any]:
     if view.send_delay_ms is not None:
         point["own_send_delay_p50_ms"] = round(pct(view.send_delay_ms, 50), 4)
         point["own_send_delay_p99_ms"] = round(pct(view.send_delay_ms, 99), 4)
+    if view.own_delay_p50_p99_ms is not None:
+        point["own_send_delay_p50_ms"] = round(view.own_delay_p50_p99_ms[0], 4)
+        point["own_send_delay_p99_ms"] = round(view.own_delay_p50_p99_ms[1], 4)
     if view.cpu_us_per_request is not None:
         point["client_cpu_us_per_request"] = round(view.cpu_us_per_request, 1)
     if view.paired_tags is not None:

@@ -43,6 +43,7 @@ class ClientView:
     send_delay_ms: list[float] | None = None  # only tools that record scheduled vs actual send
     paired_tags: list[str] | None = None  # ours: prompt tags, to pair with the server's records
     cpu_us_per_request: float | None = None  # ours: client process CPU time per request
+    own_delay_p50_p99_ms: tuple[float, float] | None = None  # a tool's own send-delay summary
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,42 @@ def _aiperf_parse(job: Job) -> ClientView:
     return ClientView(ttfts, ok, errors)
 
 
+def _inference_perf_argv(job: Job) -> list[str]:
+    """Config file: one constant-rate stage of ``n / rate`` seconds (inference-perf is duration-based)."""
+    count = max(job.n, 100)
+    inp, out = (
+        {"min": n, "max": n, "mean": n, "std_dev": 0, "total_count": count}
+        for n in (job.input_len, job.output_len)
+    )
+    config = {
+        "load": {"type": "constant", "stages": [{"rate": job.rate, "duration": job.n / job.rate}]},
+        "api": {"type": "completion", "streaming": True},
+        "server": {"type": "vllm", "model_name": "tiny", "base_url": job.url, "ignore_eos": True},
+        "tokenizer": {"pretrained_model_name_or_path": str(job.tokenizer)},
+        "data": {
+            "type": "random",
+            "input_distribution": inp,
+            "output_distribution": out,
+        },
+        "report": {"request_lifecycle": {"summary": True, "per_stage": True, "per_request": False}},
+        "storage": {"local_storage": {"path": str(job.workdir / "out")}},
+    }
+    path = job.workdir / "config.json"  # YAML is a superset of JSON
+    path.write_text(json.dumps(config))
+    return [str(VENVS / "inference-perf/bin/inference-perf"), "--config_file", str(path)]
+
+
+def _inference_perf_parse(job: Job) -> ClientView:
+    """Only stage summaries here (per-request records would hold every response's text)."""
+    data = json.loads((job.workdir / "out" / "stage_0_lifecycle_metrics.json").read_text())
+    ok, failed = int(data["successes"]["count"]), int(data["failures"]["count"])
+    ttft_p50_ms = data["successes"]["latency"]["time_to_first_token"]["median"] * 1e3
+    delay = data["load_summary"]["schedule_delay"]
+    view = ClientView([ttft_p50_ms], ok, failed)  # its TTFT median only: enough for the p50 error
+    view.own_delay_p50_p99_ms = (delay["median"] * 1e3, delay["p99"] * 1e3)
+    return view
+
+
 def _to_ms(value: float, unit: str) -> float:
     return value * {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3, "sec": 1e3}[unit]
 
@@ -163,6 +200,14 @@ def tools() -> list[Tool]:
         # aiperf 0.13 with HF_HUB_OFFLINE=1 only looks for hub-cache snapshots and rejects a local
         # tokenizer dir; without it, a local path loads directly (nothing is downloaded).
         Tool("aiperf", VENVS / "aiperf/bin/python", "aiperf", _aiperf_argv, _aiperf_parse, offline_env=False),
+        Tool(
+            "inference-perf",
+            VENVS / "inference-perf/bin/python",
+            "inference-perf",
+            _inference_perf_argv,
+            _inference_perf_parse,
+            python_version="3.12",
+        ),
     ]
 
 
