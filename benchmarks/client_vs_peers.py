@@ -158,7 +158,7 @@ def run_point(tool: Tool, job: Job, timeout_s: float) -> dict[str, Any]:
 
 def run_tool(tool: Tool, url: str, rates: list[float], args: argparse.Namespace, tok: Path) -> dict[str, Any]:
     """Climb the rate ladder while the tool's median send delay stays < 5 ms (or its budget lasts)."""
-    entry: dict[str, Any] = {"tool": tool.name, "points": []}
+    entry: dict[str, Any] = {"tool": tool.name, "notes": tool.notes, "points": []}
     err = ensure_venv(tool)
     if err:
         entry.update({key: None for key, _, _ in CRITERIA}, error=f"could not install: {err}")

