@@ -221,7 +221,7 @@ def tools() -> list[Tool]:
             partial(_ours_argv, spin_us=0.0),
             _ours_parse,
             notes=NOTES["ours-nospin"],
-        ),  # fmt: skip
+        ),
         Tool(
             "vllm bench serve",
             Path(sys.executable),
@@ -229,7 +229,7 @@ def tools() -> list[Tool]:
             _vllm_argv,
             _vllm_parse,
             notes=NOTES["vllm bench serve"],
-        ),  # fmt: skip
+        ),
         Tool(
             "guidellm",
             VENVS / "guidellm/bin/python",
@@ -237,7 +237,7 @@ def tools() -> list[Tool]:
             _guidellm_argv,
             _guidellm_parse,
             notes=NOTES["guidellm"],
-        ),  # fmt: skip
+        ),
         # aiperf 0.13 with HF_HUB_OFFLINE=1 only looks for hub-cache snapshots and rejects a local
         # tokenizer dir; without it, a local path loads directly (nothing is downloaded).
         Tool(
@@ -248,7 +248,7 @@ def tools() -> list[Tool]:
             _aiperf_parse,
             offline_env=False,
             notes=NOTES["aiperf"],
-        ),  # fmt: skip
+        ),
         Tool(
             "inference-perf",
             VENVS / "inference-perf/bin/python",
