@@ -112,8 +112,11 @@ def run_point(tool: Tool, job: Job, timeout_s: float) -> dict[str, Any]:
     truth = ServerTruth.from_stats(stats)
     # Probes/warm-ups a tool sends first are not part of the schedule: keep the last n arrivals.
     keep = sorted(range(len(truth.arrival_ns)), key=lambda i: truth.arrival_ns[i])[-job.n :]
-    cols = (truth.arrival_ns, truth.first_token_ns, truth.tag)
-    truth = ServerTruth(*([col[i] for i in keep] for col in cols))
+    truth = ServerTruth(
+        [truth.arrival_ns[i] for i in keep],
+        [truth.first_token_ns[i] for i in keep],
+        [truth.tag[i] for i in keep],
+    )
     point["server_requests"] = len(truth.arrival_ns)
     point["server_ttft_p99_ms"] = round(pct(truth.server_ttft_ns, 99) / 1e6, 4)
     if rc != 0:

@@ -194,8 +194,8 @@ class _Conn(asyncio.Protocol):
         events = self.srv.chat_events if chat else self.srv.text_events
         usage = {"prompt_tokens": len(prompt.split()) + 1, "completion_tokens": cfg.tokens}
         usage["total_tokens"] = usage["prompt_tokens"] + cfg.tokens
-        tail_obj = {"id": "x", "object": "chat.completion.chunk" if chat else "text_completion"}
-        tail_obj.update(model=MODEL, choices=[], usage=usage)
+        kind = "chat.completion.chunk" if chat else "text_completion"
+        tail_obj = {"id": "x", "object": kind, "model": MODEL, "choices": [], "usage": usage}
         tail = _chunk(b"data: " + json.dumps(tail_obj).encode() + b"\n\n") + _chunk(_DONE) + b"0\r\n\r\n"
         stats = self.srv.stats
         idx = len(stats.arrival_ns)
@@ -272,11 +272,10 @@ def main() -> None:
     server = FakeServer(ServerConfig(args.tokens, args.ttft_ms, args.itl_ms))
     try:
         import uvloop
-
-        runner = uvloop.run
     except ImportError:
-        runner = asyncio.run
-    runner(server.serve(args.host, args.port))
+        asyncio.run(server.serve(args.host, args.port))
+    else:
+        uvloop.run(server.serve(args.host, args.port))
 
 
 if __name__ == "__main__":
