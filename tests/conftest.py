@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -53,6 +55,13 @@ def wait_no_tagged(tag: str, timeout_s: float = 30.0) -> list[str]:
         time.sleep(1)
         left = tagged_processes(tag)
     return left
+
+
+def kill_tagged(tag: str) -> None:
+    """SIGKILL every live process carrying the tag (processes this test's subprocess started)."""
+    for entry in tagged_processes(tag):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(entry.split(":", 1)[0]), signal.SIGKILL)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from tests.integration.test_smoke import orchestrate
 pytestmark = pytest.mark.integration
 
 
-def test_rate_sweep_on_vllm_cpu(results_dir: Path) -> None:
+def test_rate_sweep_on_vllm_cpu(results_dir: Path, tag: str) -> None:
     proc = orchestrate(
         "workload=rate_sweep",
         "workload.sweep.kind=list",
@@ -27,6 +27,7 @@ def test_rate_sweep_on_vllm_cpu(results_dir: Path) -> None:
         "tracking=none",
         f"results_dir={results_dir}",
         "sweep_id=it-rate-sweep",
+        tag=tag,
         timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
