@@ -10,7 +10,6 @@ given tokenizer callable on the whole text, else -1 (unknown). SSE events are ne
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -21,15 +20,14 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from workloads.clients.sse import SSEEvent, SSEParser
+from workloads.clients.sse import SSEEvent
+from workloads.clients.streaming import ERROR_HEAD_CHARS, StreamFailure, stream_request
 from workloads.clients.tgi import stream_tgi
 from workloads.records import UNKNOWN_TOKENS, RequestRecord
 
 API_PATHS: Mapping[str, str] = MappingProxyType(
     {"completions": "/v1/completions", "chat": "/v1/chat/completions", "tgi": "/generate_stream"}
 )
-_ERROR_HEAD_CHARS = 200
-_ERROR_READ_BYTES = 2048
 
 
 class RequestFunc(Protocol):
@@ -67,15 +65,6 @@ def is_chat_url(url: str) -> bool:
     return urlsplit(url).path.rstrip("/").endswith("/chat/completions")
 
 
-class _Failure(Exception):
-    """Internal: stops reading a stream with an error kind and message."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-
-
 @dataclass
 class _Accumulator:
     """Folds SSE events of one response into text, token times and usage."""
@@ -88,19 +77,19 @@ class _Accumulator:
     done: bool = False
 
     def on_event(self, event: SSEEvent, now_ns: int) -> None:
-        """Apply one event; raises :class:`_Failure` on an error event or malformed data."""
+        """Apply one event; raises :class:`StreamFailure` on an error event or malformed data."""
         self.last_event_ns = now_ns
         if event.data.strip() == "[DONE]":
             self.done = True
             return
         if event.event == "error":
-            raise _Failure("http", f"error event: {event.data[:_ERROR_HEAD_CHARS]}")
+            raise StreamFailure("http", f"error event: {event.data[:ERROR_HEAD_CHARS]}")
         try:
             obj = json.loads(event.data)
         except ValueError as exc:
-            raise _Failure("protocol", f"bad JSON in SSE data ({exc}): {event.data[:100]!r}") from None
+            raise StreamFailure("protocol", f"bad JSON in SSE data ({exc}): {event.data[:100]!r}") from None
         if not isinstance(obj, dict):
-            raise _Failure("protocol", f"SSE data is not a JSON object: {event.data[:100]!r}")
+            raise StreamFailure("protocol", f"SSE data is not a JSON object: {event.data[:100]!r}")
         err = obj if obj.get("object") == "error" else obj.get("error")
         if err is not None:
             raise _error_failure(err)
@@ -111,15 +100,26 @@ class _Accumulator:
             self.parts.append(text)
             self.token_times_ns.append(now_ns)
 
+    def text(self) -> str:
+        return "".join(self.parts)
 
-def _error_failure(err: Any) -> _Failure:
+    def output_tokens(self) -> int | None:
+        value = self.usage.get("completion_tokens")
+        return value if isinstance(value, int) else None
+
+    def input_tokens(self) -> int | None:
+        value = self.usage.get("prompt_tokens")
+        return value if isinstance(value, int) else None
+
+
+def _error_failure(err: Any) -> StreamFailure:
     """An ``error`` object in the stream: "http" when it carries an HTTP-like code, else "protocol"."""
     if not isinstance(err, dict):
-        return _Failure("protocol", f"error in stream: {str(err)[:_ERROR_HEAD_CHARS]}")
-    code, message = err.get("code"), str(err.get("message", err))[:_ERROR_HEAD_CHARS]
+        return StreamFailure("protocol", f"error in stream: {str(err)[:ERROR_HEAD_CHARS]}")
+    code, message = err.get("code"), str(err.get("message", err))[:ERROR_HEAD_CHARS]
     if isinstance(code, int) or (isinstance(code, str) and code.isdigit()):
-        return _Failure("http", f"error {code} in stream: {message}")
-    return _Failure("protocol", f"error in stream: {message}")
+        return StreamFailure("http", f"error {code} in stream: {message}")
+    return StreamFailure("protocol", f"error in stream: {message}")
 
 
 def _choice_text(obj: dict[str, Any], *, chat: bool) -> str:
@@ -127,7 +127,7 @@ def _choice_text(obj: dict[str, Any], *, chat: bool) -> str:
     if choices is None or choices == []:
         return ""
     if not isinstance(choices, list) or not isinstance(choices[0], dict):
-        raise _Failure("protocol", f"malformed choices: {str(choices)[:100]}")
+        raise StreamFailure("protocol", f"malformed choices: {str(choices)[:100]}")
     choice = choices[0]
     if chat:
         delta = choice.get("delta")
@@ -135,35 +135,8 @@ def _choice_text(obj: dict[str, Any], *, chat: bool) -> str:
     else:
         value = choice.get("text")
     if value is not None and not isinstance(value, str):
-        raise _Failure("protocol", f"token text is not a string: {value!r}"[:_ERROR_HEAD_CHARS])
+        raise StreamFailure("protocol", f"token text is not a string: {value!r}"[:ERROR_HEAD_CHARS])
     return value or ""
-
-
-async def _read_error_head(resp: aiohttp.ClientResponse) -> str:
-    head = b""
-    while len(head) < _ERROR_READ_BYTES:
-        chunk = await resp.content.read(_ERROR_READ_BYTES - len(head))
-        if not chunk:
-            break
-        head += chunk
-    text = head.decode("utf-8", errors="replace")[:_ERROR_HEAD_CHARS]
-    return f"HTTP {resp.status}: {text}"
-
-
-async def _read_stream(resp: aiohttp.ClientResponse, acc: _Accumulator, clock: Callable[[], int]) -> None:
-    parser = SSEParser()
-    async for chunk in resp.content.iter_any():
-        now = clock()
-        for event in parser.feed(chunk):
-            acc.on_event(event, now)
-            if acc.done:
-                return
-    for event in parser.close():
-        acc.on_event(event, clock())
-        if acc.done:
-            return
-    detail = " (inside an event)" if parser.truncated else ""
-    raise _Failure("truncated", f"stream closed before [DONE]{detail}")
 
 
 async def stream_openai(
@@ -193,67 +166,18 @@ async def stream_openai(
         "stream": True,
         "stream_options": {**(payload.get("stream_options") or {}), "include_usage": True},
     }
-    acc = _Accumulator(chat=is_chat_url(url))
-    failure: _Failure | None = None
-    responded = False
-    sent_ns = clock()
-    try:
-        async with asyncio.timeout(timeout_s), session.post(url, json=body) as resp:
-            responded = True
-            if resp.status != 200:
-                failure = _Failure("http", await _read_error_head(resp))
-            else:
-                await _read_stream(resp, acc, clock)
-    except _Failure as exc:
-        failure = exc
-    except TimeoutError:
-        failure = _Failure("timeout", f"no complete response within {timeout_s:g} s")
-    except aiohttp.ClientPayloadError as exc:
-        failure = _Failure("truncated", f"payload error: {exc}"[:_ERROR_HEAD_CHARS])
-    except (aiohttp.ClientConnectionError, ConnectionError) as exc:
-        kind = "truncated" if responded else "connect"
-        failure = _Failure(kind, f"{type(exc).__name__}: {exc}"[:_ERROR_HEAD_CHARS])
-    except aiohttp.ClientError as exc:
-        failure = _Failure("protocol", f"{type(exc).__name__}: {exc}"[:_ERROR_HEAD_CHARS])
-    end_ns = clock() if failure is not None or acc.last_event_ns is None else acc.last_event_ns
-    return _record(
-        acc, failure, request_id, scheduled_ns, sent_ns, end_ns, input_tokens, count_tokens, warmup
-    )
-
-
-def _record(
-    acc: _Accumulator,
-    failure: _Failure | None,
-    request_id: int,
-    scheduled_ns: int,
-    sent_ns: int,
-    end_ns: int,
-    input_tokens: int,
-    count_tokens: Callable[[str], int] | None,
-    warmup: bool,
-) -> RequestRecord:
-    text = "".join(acc.parts)
-    prompt_tokens = acc.usage.get("prompt_tokens")
-    completion_tokens = acc.usage.get("completion_tokens")
-    if isinstance(completion_tokens, int):
-        output_tokens = completion_tokens
-    elif count_tokens is not None:
-        output_tokens = count_tokens(text)
-    else:
-        output_tokens = UNKNOWN_TOKENS
-    return RequestRecord(
+    return await stream_request(
+        session,
+        url,
+        body,
+        _Accumulator(chat=is_chat_url(url)),
         request_id=request_id,
         scheduled_ns=scheduled_ns,
-        sent_ns=sent_ns,
-        end_ns=end_ns,
-        token_times_ns=acc.token_times_ns,
-        input_tokens=prompt_tokens if isinstance(prompt_tokens, int) else input_tokens,
-        output_tokens=output_tokens,
-        ok=failure is None,
-        error_kind=None if failure is None else failure.kind,
-        error=None if failure is None else failure.message,
+        timeout_s=timeout_s,
+        count_tokens=count_tokens,
         warmup=warmup,
-        output_text=text,
+        clock=clock,
+        input_tokens=input_tokens,
     )
 
 

@@ -13,7 +13,6 @@ else the number of non-special token events (TGI sends exactly one token per eve
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -22,17 +21,14 @@ from typing import Any
 
 import aiohttp
 
-from workloads.clients.sse import SSEEvent, SSEParser
+from workloads.clients.sse import SSEEvent
+from workloads.clients.streaming import ERROR_HEAD_CHARS, StreamFailure, stream_request
 from workloads.records import UNKNOWN_TOKENS, RequestRecord
 
-_HEAD = 200
 
-
-class _Failure(Exception):
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message[:_HEAD]
+def _failure(kind: str, message: str) -> StreamFailure:
+    """TGI failure messages are cut to :data:`ERROR_HEAD_CHARS` as a whole."""
+    return StreamFailure(kind, message[:ERROR_HEAD_CHARS])
 
 
 def tgi_body(payload: dict[str, Any]) -> dict[str, Any]:
@@ -73,15 +69,15 @@ class _TGIAccumulator:
         try:
             obj = json.loads(event.data)
         except ValueError as exc:
-            raise _Failure("protocol", f"bad JSON in SSE data ({exc}): {event.data[:100]!r}") from None
+            raise _failure("protocol", f"bad JSON in SSE data ({exc}): {event.data[:100]!r}") from None
         if not isinstance(obj, dict):
-            raise _Failure("protocol", f"SSE data is not a JSON object: {event.data[:100]!r}")
+            raise _failure("protocol", f"SSE data is not a JSON object: {event.data[:100]!r}")
         if obj.get("error") is not None:
-            raise _Failure("http", f"error event ({obj.get('error_type', '?')}): {obj['error']}")
+            raise _failure("http", f"error event ({obj.get('error_type', '?')}): {obj['error']}")
         token = obj.get("token")
         if token is not None:
             if not isinstance(token, dict) or not isinstance(token.get("text", ""), str):
-                raise _Failure("protocol", f"malformed token: {str(token)[:100]}")
+                raise _failure("protocol", f"malformed token: {str(token)[:100]}")
             self.token_times_ns.append(now_ns)
             if not token.get("special", False):
                 self.normal_tokens += 1
@@ -92,21 +88,14 @@ class _TGIAccumulator:
         if obj.get("generated_text") is not None or details is not None:
             self.done = True
 
+    def text(self) -> str:
+        return "".join(self.parts)
 
-async def _read_stream(resp: aiohttp.ClientResponse, acc: _TGIAccumulator, clock: Callable[[], int]) -> None:
-    parser = SSEParser()
-    async for chunk in resp.content.iter_any():
-        now = clock()
-        for event in parser.feed(chunk):
-            acc.on_event(event, now)
-            if acc.done:
-                return
-    for event in parser.close():
-        acc.on_event(event, clock())
-        if acc.done:
-            return
-    detail = " (inside an event)" if parser.truncated else ""
-    raise _Failure("truncated", f"stream closed before the final event (generated_text){detail}")
+    def output_tokens(self) -> int | None:
+        return self.generated_tokens if self.generated_tokens is not None else self.normal_tokens
+
+    def input_tokens(self) -> int | None:
+        return None  # TGI's stream does not report the prompt length
 
 
 async def _error_head(resp: aiohttp.ClientResponse) -> str:
@@ -115,10 +104,10 @@ async def _error_head(resp: aiohttp.ClientResponse) -> str:
     try:
         obj = json.loads(text)
     except ValueError:
-        return f"HTTP {resp.status}: {text}"  # not JSON: the raw head
+        return f"HTTP {resp.status}: {text}"[:ERROR_HEAD_CHARS]  # not JSON: the raw head
     if isinstance(obj, dict) and "error" in obj:
         text = f"{obj.get('error_type', '?')}: {obj['error']}"
-    return f"HTTP {resp.status}: {text}"
+    return f"HTTP {resp.status}: {text}"[:ERROR_HEAD_CHARS]
 
 
 async def stream_tgi(
@@ -140,40 +129,18 @@ async def stream_tgi(
     the final event), "protocol" (malformed data). ``count_tokens`` is unused: TGI's stream
     identifies every token.
     """
-    acc = _TGIAccumulator()
-    failure: _Failure | None = None
-    responded = False
-    sent_ns = clock()
-    try:
-        async with asyncio.timeout(timeout_s), session.post(url, json=tgi_body(payload)) as resp:
-            responded = True
-            if resp.status != 200:
-                failure = _Failure("http", await _error_head(resp))
-            else:
-                await _read_stream(resp, acc, clock)
-    except _Failure as exc:
-        failure = exc
-    except TimeoutError:
-        failure = _Failure("timeout", f"no complete response within {timeout_s:g} s")
-    except aiohttp.ClientPayloadError as exc:
-        failure = _Failure("truncated", f"payload error: {exc}")
-    except (aiohttp.ClientConnectionError, ConnectionError) as exc:
-        failure = _Failure("truncated" if responded else "connect", f"{type(exc).__name__}: {exc}")
-    except aiohttp.ClientError as exc:
-        failure = _Failure("protocol", f"{type(exc).__name__}: {exc}")
-    end_ns = clock() if failure is not None or acc.last_event_ns is None else acc.last_event_ns
-    out = acc.generated_tokens if acc.generated_tokens is not None else acc.normal_tokens
-    return RequestRecord(
+    return await stream_request(
+        session,
+        url,
+        tgi_body(payload),
+        _TGIAccumulator(),
         request_id=request_id,
         scheduled_ns=scheduled_ns,
-        sent_ns=sent_ns,
-        end_ns=end_ns,
-        token_times_ns=acc.token_times_ns,
-        input_tokens=input_tokens,
-        output_tokens=out,
-        ok=failure is None,
-        error_kind=None if failure is None else failure.kind,
-        error=None if failure is None else failure.message,
+        timeout_s=timeout_s,
+        count_tokens=count_tokens,
         warmup=warmup,
-        output_text="".join(acc.parts),
+        clock=clock,
+        input_tokens=input_tokens,
+        end_marker="the final event (generated_text)",
+        error_head=_error_head,
     )
