@@ -25,7 +25,9 @@ from workloads.datasets import random_prompts
 from workloads.driver import build_payloads
 from workloads.metrics import summarize
 
-pytestmark = pytest.mark.integration
+# Two tools' medians within 10% is a timing comparison: on a busy 2-core machine it flakes (it failed
+# all 3 tries in one CI run after passing in the previous one), so it runs by hand: pytest -m timing.
+pytestmark = [pytest.mark.integration, pytest.mark.timing]
 
 ROOT = Path(__file__).resolve().parents[2]
 CONCURRENCY, RATE, NUM, INPUT_LEN, OUTPUT_LEN = 2, 4.0, 32, 256, 16
