@@ -26,6 +26,7 @@ def workload_points(cfg: ExperimentConfig) -> list[WorkloadPoint]:
         timeout_s=w.timeout_s,
         seed=w.seed,
         max_error_rate=w.max_error_rate,
+        max_send_delay_ms=w.max_send_delay_ms,
         slo=tuple(slo_items(cfg)),
         duration_s=w.duration_s,
         max_errors=w.max_errors,

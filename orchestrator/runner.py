@@ -21,7 +21,7 @@ from engines.tiny_model import ensure_tiny_model
 from orchestrator.batch import run_batch_trial
 from orchestrator.config.schema import EngineConfig, ModelConfig
 from orchestrator.provenance import node_info
-from orchestrator.trial import FailureReason, Status, Trial, TrialResult
+from orchestrator.trial import FailureReason, Status, Trial, TrialResult, WorkloadPoint
 from workloads.spec import LoadSpec
 from workloads.strategies import Target, run_strategy
 
@@ -147,11 +147,8 @@ class EngineRunner:
             result.message = "engine died during the workload"
         elif not metrics.get("valid", True):
             result.status = Status.FAILED
-            result.reason = FailureReason.REQUEST_ERRORS
-            result.message = outcome.message or (
-                f"error rate {metrics.get('error_rate', 0):.2%} > workload.max_error_rate "
-                f"or the client fell behind (send delay p99 {metrics.get('send_delay_p99_ms', 0):.1f} ms)"
-            )
+            result.reason, why = invalid_reason(metrics, trial.workload)
+            result.message = outcome.message or why
         result.ended_at = time.time()
         return result
 
@@ -165,6 +162,23 @@ class EngineRunner:
         except FileNotFoundError:
             return ""
         return data[-MAX_LOG_BYTES:].decode("utf-8", "replace")
+
+
+def invalid_reason(metrics: dict[str, Any], point: WorkloadPoint) -> tuple[FailureReason, str]:
+    """Why a finished workload's summary is not valid, naming the limit and how to change it."""
+    error_rate = float(metrics.get("error_rate", 0.0))
+    if not metrics.get("num_requests", 0):
+        return FailureReason.REQUEST_ERRORS, "no measured request was sent (check workload.num_requests)"
+    if error_rate > point.max_error_rate:
+        return FailureReason.REQUEST_ERRORS, (
+            f"error rate {error_rate:.2%} > workload.max_error_rate={point.max_error_rate:g} "
+            "(errors by kind are in the trial's metrics, each error in its records)"
+        )
+    delay = float(metrics.get("send_delay_p99_ms", 0.0))
+    return FailureReason.CLIENT_BEHIND, (
+        f"the client fell behind: send delay p99 {delay:.1f} ms > workload.max_send_delay_ms="
+        f"{point.max_send_delay_ms:g}; lower the rate, give the client more CPU, or raise the limit"
+    )
 
 
 def failed_result(trial: Trial, exc: BaseException, log_text: str = "") -> TrialResult:

@@ -27,6 +27,7 @@ class FailureReason(enum.StrEnum):
     TIMEOUT = "timeout"
     BAD_CONFIG = "bad_config"
     REQUEST_ERRORS = "request_errors"
+    CLIENT_BEHIND = "client_behind"
     NODE_LOST = "node_lost"
     INTERRUPTED = "interrupted"
 
@@ -59,6 +60,7 @@ class WorkloadPoint:
     dataset_path: str | None = None
     prefix_len: int = 0
     num_prefixes: int = 1
+    max_send_delay_ms: float = 10.0
     sweep_kind: str = ""
     sweep_rates: tuple[float, ...] = ()
     sweep_num_rates: int = 0
@@ -83,8 +85,9 @@ class WorkloadPoint:
 STRATEGY_FIELDS = frozenset(
     {
         "duration_s", "max_errors", "abort_error_rate", "rate", "burstiness", "dataset",
-        "dataset_path", "prefix_len", "num_prefixes", "sweep_kind", "sweep_rates", "sweep_num_rates",
-        "sweep_min_rate", "sla_min_rate", "sla_max_rate", "sla_iterations", "sla_rel_tol",
+        "dataset_path", "prefix_len", "num_prefixes", "max_send_delay_ms", "sweep_kind",
+        "sweep_rates", "sweep_num_rates", "sweep_min_rate", "sla_min_rate", "sla_max_rate",
+        "sla_iterations", "sla_rel_tol",
         "batch_size", "runs", "warmups",
     }
 )  # fmt: skip

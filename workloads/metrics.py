@@ -13,6 +13,7 @@ Definitions (client clock, ``time.perf_counter_ns``; results in milliseconds):
   ``peak_output_token_throughput`` is the busiest 1 s bucket (buckets start at the first send).
 * Goodput = successful requests meeting every SLO given, per second of the same window.
 * Send delay = sent - scheduled: how late the client sent compared with the strategy's plan.
+* Tokens per event = output tokens / token events: above 1 when tokens arrived coalesced.
 * Statistics: mean, std (population, ddof=0), min, max, p50/p90/p95/p99 (numpy linear interpolation).
 
 Warmup records are excluded from everything. Latencies use successful records only; errors are
@@ -116,6 +117,17 @@ def peak_output_token_throughput(records: Sequence[RequestRecord], start_ns: int
     return max(buckets.values(), default=0.0)
 
 
+def tokens_per_event(records: Sequence[RequestRecord]) -> float:
+    """Output tokens per token-bearing SSE event (1.0 = one token per event; NaN when unknown).
+
+    Above 1 the server or a late client coalesced tokens into one event, so TPOT/ITL are
+    measured over fewer, larger steps (TPOT is 0 for a request whose tokens all came at once).
+    """
+    known = [r for r in records if r.output_tokens >= 0 and r.token_times_ns]
+    events = sum(len(r.token_times_ns) for r in known)
+    return sum(r.output_tokens for r in known) / events if events else math.nan
+
+
 def _percentile_ms(values_ns: Sequence[int], q: float) -> float:
     return (
         float(np.percentile(np.asarray(values_ns, dtype=np.float64), q)) / _NS_PER_MS
@@ -171,6 +183,7 @@ def summarize(
         output_token_throughput=rate(total_out),
         peak_output_token_throughput=peak_output_token_throughput(ok, start_ns),
         goodput=rate(sum(meets_slo(r, slo) for r in ok)),
+        tokens_per_event=tokens_per_event(ok),
         send_delay_p50_ms=_percentile_ms(delays, 50),
         send_delay_p99_ms=_percentile_ms(delays, 99),
     )

@@ -46,6 +46,7 @@ class LoadSpec:
     timeout_s: float = 120.0
     seed: int = 0
     max_error_rate: float = 0.05
+    max_send_delay_ms: float = 10.0  # send delay p99 above this: the client fell behind
     slo: tuple[tuple[str, float], ...] = ()
     # constraints (any strategy)
     duration_s: float | None = None

@@ -94,7 +94,7 @@ class _Run:
             records,
             slo=dict(self.spec.slo),
             max_error_rate=self.spec.max_error_rate,
-            max_send_delay_p99_ms=math.inf if all_at_once else 10.0,
+            max_send_delay_p99_ms=math.inf if all_at_once else self.spec.max_send_delay_ms,
         )
 
     def open_loop(self, kind: str, rate: float, id_offset: int = 0) -> tuple[list[RequestRecord], str]:

@@ -170,6 +170,7 @@ class WorkloadConfig:
     timeout_s: float = 120.0
     seed: int = 0
     max_error_rate: float = 0.05
+    max_send_delay_ms: float = 10.0  # send delay p99 above this marks the trial client_behind
     slo: SLOConfig = field(default_factory=SLOConfig)
     # strategies other than concurrency (see workloads/strategies.py); `name` selects the strategy
     rate: list[float] = field(default_factory=lambda: [1.0])  # req/s; a sweep axis (constant/poisson/gamma)

@@ -59,6 +59,7 @@ def validate(cfg: ExperimentConfig, engine_names: Iterable[str], nodes: Sequence
     for field, value in (
         ("workload.num_requests", w.num_requests),
         ("workload.timeout_s", w.timeout_s),
+        ("workload.max_send_delay_ms", w.max_send_delay_ms),
         ("engine.cpus", cfg.engine.cpus),
         ("engine.startup_timeout_s", cfg.engine.startup_timeout_s),
         ("model.max_model_len", cfg.model.max_model_len),

@@ -50,7 +50,11 @@ def test_smoke_end_to_end_and_resume(mlflow_server, results_dir: Path, tag: str)
         m = child["metrics"]
         assert m["num_ok"] == 32 and m["num_errors"] == 0
         assert m["total_output_tokens"] == 32 * 32  # from the server's usage, as requested
-        assert m["ttft_p50_ms"] > 0 and m["tpot_p50_ms"] > 0 and m["e2e_p50_ms"] > m["ttft_p50_ms"]
+        assert m["ttft_p50_ms"] > 0 and m["e2e_p50_ms"] >= m["ttft_p50_ms"]
+        # A starved 2-core box may coalesce a whole stream into one event (TPOT 0): check the
+        # definition instead of a speed, TPOT = (E2E - TTFT) / (N_out - 1) for every request.
+        assert m["tpot_mean_ms"] * 31 == pytest.approx(m["e2e_mean_ms"] - m["ttft_mean_ms"], rel=1e-6)
+        assert 1.0 <= m["tokens_per_event"] <= 32.0
         assert m["request_throughput"] > 0 and m["output_token_throughput"] > 0
         assert child["params"]["workload.output_len"] == "32"
         assert child["tags"]["engine_version"] not in ("", "unknown")

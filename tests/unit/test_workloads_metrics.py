@@ -155,3 +155,12 @@ def test_empty_or_all_failed_never_crashes(records: list[RequestRecord]) -> None
     assert s["request_throughput"] == 0.0 and s["goodput"] == 0.0
     assert s["peak_output_token_throughput"] == 0.0
     assert s["valid"] is False
+
+
+def test_tokens_per_event_shows_coalesced_streams_and_tpot_stays_defined() -> None:
+    one_event = rec(0, 0.0, [10.0], out=32)  # the whole stream in one SSE event
+    streamed = rec(1, 0.0, [10.0, 12.0, 14.0, 16.0])
+    s = summarize([one_event, streamed])
+    assert s["tokens_per_event"] == pytest.approx((32 + 4) / 5)
+    assert tpot_ms(one_event) == 0.0  # every token at once: honest 0, not missing
+    assert math.isnan(summarize([rec(0, 0.0, [], ok=False, kind="connect")])["tokens_per_event"])
