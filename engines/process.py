@@ -163,11 +163,21 @@ class ManagedProcess:
                 )
             time.sleep(interval_s)
 
-    def wait_exit(self, timeout_s: float, interval_s: float = 0.1) -> int | None:
-        """Wait for the command to exit; its exit code, or None if still running at the timeout."""
+    def wait_exit(self, timeout_s: float, interval_s: float = 0.02, scan_every_s: float = 0.5) -> int | None:
+        """Wait for the command to exit; its exit code, or None if still running at the timeout.
+
+        Polls the exit file (cheap) every ``interval_s``; scans /proc for a group killed without
+        writing one only every ``scan_every_s``.
+        """
         deadline = time.monotonic() + timeout_s
-        while self.alive():
-            if time.monotonic() > deadline:
+        next_scan = time.monotonic() + scan_every_s
+        while self.returncode is None:
+            now = time.monotonic()
+            if now >= next_scan:
+                if not self.alive():
+                    break
+                next_scan = now + scan_every_s
+            if now > deadline:
                 return None
             time.sleep(interval_s)
         _wait_group(self.pgid or 0, 2.0)  # the watchdog writes the code and exits right after

@@ -72,7 +72,8 @@ def main(argv: list[str]) -> int:
             while child.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.1)
             os.killpg(pgid, signal.SIGKILL)  # ends the watchdog too
-        time.sleep(0.25)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=0.25)  # returns as soon as the command exits
     with open(args.exit_file, "w") as f:
         f.write(str(child.returncode))
     return child.returncode

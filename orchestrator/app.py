@@ -18,6 +18,7 @@ from orchestrator.config.schema import ExperimentConfig
 from orchestrator.config.store import load_experiment
 from orchestrator.errors import ConfigError, OrchestratorError, TrackingError
 from orchestrator.grid import expand
+from orchestrator.history import load_durations
 from orchestrator.multi_engine import engine_configs
 from orchestrator.placement import check_tp
 from orchestrator.provenance import collect as collect_provenance
@@ -139,7 +140,7 @@ def run_sweep(cfg: ExperimentConfig, trials: list[Trial], console: Console) -> i
             nodes = cluster.nodes()
             for tp in sorted({t.tp for t in todo}):
                 check_tp(tp, nodes)
-            Scheduler(cfg, sweep_id, nodes, on_result).run(todo)
+            Scheduler(cfg, sweep_id, nodes, on_result, load_durations(store.root)).run(todo)
         ok = all(r["status"] == Status.DONE for r in store.all_results())
         uploader.finish(ok)
         print_summary(console, store, trials)

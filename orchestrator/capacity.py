@@ -1,12 +1,14 @@
 """The driver's model of free cluster capacity (pure): which engine instance can start now.
 
-Groups are tried largest TP first; a smaller one may backfill GPUs that the next large one cannot
-use yet. Capacity is reserved on submission with a first-fit guess and corrected to the nodes Ray
-actually chose once the placement group is ready.
+Groups are tried largest TP first (longest expected first within a TP, when earlier sweeps tell how
+long they take); a smaller one may backfill GPUs that the next large one cannot use yet. Capacity
+is reserved on submission with a first-fit guess and corrected to the nodes Ray actually chose once
+the placement group is ready.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -72,3 +74,18 @@ def pick_next(plans: Sequence[PlacementPlan], capacity: Capacity) -> int | None:
         if capacity.fit(plan) is not None:
             return i
     return None
+
+
+def launch_order(tps: Sequence[int], costs: Sequence[float | None]) -> list[int]:
+    """Indices, largest TP first, then longest expected cost first (longest-processing-time).
+
+    An unknown cost counts as the median known cost of its TP; with none known, the given order
+    is kept (the sort is stable).
+    """
+    by_tp: dict[int, list[float]] = {}
+    for tp, cost in zip(tps, costs, strict=True):
+        if cost is not None:
+            by_tp.setdefault(tp, []).append(cost)
+    median = {tp: statistics.median(values) for tp, values in by_tp.items()}
+    filled = [c if c is not None else median.get(tp, 0.0) for tp, c in zip(tps, costs, strict=True)]
+    return sorted(range(len(tps)), key=lambda i: (-tps[i], -filled[i]))

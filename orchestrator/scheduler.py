@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,10 +28,11 @@ from ray.util.placement_group import (
 )
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-from orchestrator.capacity import Capacity, pick_next
+from orchestrator.capacity import Capacity, launch_order, pick_next
 from orchestrator.config.schema import ExperimentConfig
 from orchestrator.engine_actor import EngineActor, GpuHolder
 from orchestrator.grid import group_by_engine
+from orchestrator.history import instance_cost
 from orchestrator.placement import NodeSpec, PlacementPlan, plan_for
 from orchestrator.runner import failed_result
 from orchestrator.trial import FailureReason, Trial, TrialResult
@@ -62,9 +63,15 @@ class Instance:
 
 class Scheduler:
     def __init__(
-        self, cfg: ExperimentConfig, sweep_id: str, nodes: Sequence[NodeSpec], on_result: OnResult
+        self,
+        cfg: ExperimentConfig,
+        sweep_id: str,
+        nodes: Sequence[NodeSpec],
+        on_result: OnResult,
+        durations: Mapping[str, float] | None = None,  # trial id → seconds, from earlier sweeps
     ) -> None:
         self.cfg = cfg
+        self.durations = dict(durations or {})
         self.sweep_id = sweep_id
         self.nodes = list(nodes)
         self.on_result = on_result
@@ -79,12 +86,14 @@ class Scheduler:
         self._pending: list[Instance] = []
 
     def instances(self, trials: Sequence[Trial]) -> list[Instance]:
-        """Engine instances to launch, largest TP first; one per trial when reuse is off."""
+        """Engine instances to launch, largest TP first, longest known first within a TP; one per
+        trial when reuse is off."""
         groups = list(group_by_engine(trials).values()) if self.cfg.engine.reuse else [[t] for t in trials]
         out = [
             Instance(g, plan_for(g[0].tp, self.cfg.engine.cpus, self.nodes), queue=list(g)) for g in groups
         ]
-        return sorted(out, key=lambda i: -i.trials[0].tp)
+        costs = [instance_cost(i.trials, self.durations) for i in out]
+        return [out[k] for k in launch_order([i.trials[0].tp for i in out], costs)]
 
     def run(self, trials: Sequence[Trial]) -> None:
         self._pending = pending = self.instances(trials)

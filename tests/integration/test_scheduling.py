@@ -192,7 +192,7 @@ def test_ray_job_submit_runs_the_same_command(tmp_path: Path, results_dir: Path)
     try:
         submit = [sys.executable, "-m", "ray.scripts.scripts", "job", "submit", f"--address={dash}", "--"]
         entry = [
-            "python", "-m", "orchestrator", "engine=command", f"engine.command='{sleep_command(0.2)}'",
+            sys.executable, "-m", "orchestrator", "engine=command", f"engine.command='{sleep_command(0.2)}'",
             "engine.tp=[2,4]", "workload.concurrency=[1]", "ray.address=auto", "tracking=none",
             f"results_dir={results_dir}", "sweep_id=job",
         ]  # fmt: skip

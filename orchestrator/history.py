@@ -1,0 +1,37 @@
+"""Trial durations from earlier sweeps, so a new sweep can run its longest engine instances first.
+
+A trial id hashes the trial's resolved config, so the same trial in another sweep under the same
+``results_dir`` has the same id. ``load_durations`` reads the wall time of every DONE trial there;
+``instance_cost`` turns them into an engine instance's expected seconds (pure).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from orchestrator.trial import Status, Trial
+
+
+def load_durations(results_dir: Path) -> dict[str, float]:
+    """Trial id → median wall seconds over every DONE result under ``results_dir`` (any sweep)."""
+    seen: dict[str, list[float]] = {}
+    for path in Path(results_dir).glob("*/trials/*/result.json"):
+        try:
+            result = json.loads(path.read_text())
+            if result.get("status") != Status.DONE:
+                continue
+            seconds = float(result["ended_at"]) - float(result["started_at"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a trial being written, or an older layout: no estimate, no harm
+        if seconds > 0:
+            seen.setdefault(path.parent.name, []).append(seconds)
+    return {trial_id: statistics.median(values) for trial_id, values in seen.items()}
+
+
+def instance_cost(trials: Sequence[Trial], durations: Mapping[str, float]) -> float | None:
+    """Expected seconds of an instance running these trials; None unless every one is known."""
+    known = [durations.get(t.trial_id) for t in trials]
+    return None if any(d is None for d in known) else float(sum(d for d in known if d is not None))
