@@ -150,7 +150,7 @@ class EngineRunner:
             result.message = "engine died during the workload"
         elif not metrics.get("valid", True):
             result.status = Status.FAILED
-            result.reason, why = invalid_reason(metrics, trial.workload)
+            result.reason, why = invalid_reason(metrics, trial.point)
             result.message = outcome.message or why
         result.ended_at = time.time()
         return result
