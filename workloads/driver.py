@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 
 from workloads.clients.openai import API_PATHS, CLIENTS, endpoint_url
+from workloads.clients.session import open_session, run_sync
 from workloads.constraints import StopTracker
 from workloads.datasets import Prompt
 from workloads.records import UNKNOWN_TOKENS, RequestRecord
@@ -109,13 +110,7 @@ async def run_concurrency(
             if tracker is not None:
                 tracker.on_record(rec)
 
-    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency, force_close=False)
-    # The per-request overall timeout is enforced by the client; the session adds none of its own.
-    session_timeout = aiohttp.ClientTimeout(total=None, sock_connect=None, sock_read=None)
-    async with (
-        aiohttp.ClientSession(connector=connector, timeout=session_timeout) as session,
-        asyncio.TaskGroup() as group,
-    ):
+    async with open_session(concurrency) as session, asyncio.TaskGroup() as group:
         for _ in range(min(concurrency, len(payloads))):
             group.create_task(worker(session))
     records = [r for r in results if r is not None]
@@ -139,8 +134,8 @@ def run_concurrency_sync(
     input_tokens: Sequence[int] | None = None,
     tracker: StopTracker | None = None,
 ) -> list[RequestRecord]:
-    """Blocking wrapper around :func:`run_concurrency` (runs its own event loop)."""
-    return asyncio.run(
+    """Blocking wrapper around :func:`run_concurrency` (its own event loop, uvloop when installed)."""
+    return run_sync(
         run_concurrency(
             url,
             payloads,

@@ -1,7 +1,8 @@
 """Open-loop sender: requests leave at their scheduled times, never held back by responses.
 
-One ``aiohttp`` session for the run; its connector allows as many connections as there are
-requests (every one may be in flight at once in an open loop), so the pool never queues a send.
+One ``aiohttp`` session for the run (:func:`workloads.clients.session.open_session`); its connector
+allows as many connections as there are requests (every one may be in flight at once in an open
+loop), so the pool never queues a send.
 The sender sleeps until just before a request's time, then yields to the event loop until the
 time is reached, and starts the request as its own task. ``scheduled_ns`` is the planned time and
 ``sent_ns`` (taken by the client) the actual one; their difference is the send delay.
@@ -18,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from workloads.clients.openai import CLIENTS, endpoint_url
+from workloads.clients.session import open_session, run_sync
 from workloads.constraints import Constraints, StopTracker
 from workloads.records import UNKNOWN_TOKENS, RequestRecord
 
@@ -25,9 +27,9 @@ SPIN_NS = 1_000_000
 """Below this much time to a send, yield to the loop instead of sleeping (timer granularity)."""
 
 
-async def _wait_until(target_ns: int, clock: Callable[[], int]) -> None:
+async def _wait_until(target_ns: int, clock: Callable[[], int], spin_ns: int = SPIN_NS) -> None:
     while (left := target_ns - clock()) > 0:
-        await asyncio.sleep((left - SPIN_NS) / 1e9 if left > SPIN_NS else 0)
+        await asyncio.sleep((left - spin_ns) / 1e9 if left > spin_ns else 0)
 
 
 async def run_open_loop(
@@ -44,6 +46,7 @@ async def run_open_loop(
     constraints: Constraints | None = None,
     tracker: StopTracker | None = None,
     session: aiohttp.ClientSession | None = None,
+    spin_ns: int = SPIN_NS,
 ) -> list[RequestRecord]:
     """Send ``payloads[i]`` at ``start + offsets_s[i]`` until the list or a constraint runs out.
 
@@ -75,7 +78,7 @@ async def run_open_loop(
             if deadline is not None and target > deadline:
                 tracker.reason = "duration"
                 break
-            await _wait_until(target, clock)
+            await _wait_until(target, clock, spin_ns)
             if tracker.stop_reason(clock()):
                 break
             tracker.on_send(clock())
@@ -103,15 +106,6 @@ async def run_open_loop(
         return await send_all(own)
 
 
-def open_session(max_in_flight: int) -> aiohttp.ClientSession:
-    """One session whose connector allows ``max_in_flight`` connections; no session-level timeout
-    (each request's overall timeout is enforced by the client)."""
-    limit = max(1, max_in_flight)
-    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit)
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=None, sock_read=None)
-    return aiohttp.ClientSession(connector=connector, timeout=timeout)
-
-
-def run_open_loop_sync(*args: Any, **kwargs: Any) -> list[RequestRecord]:
-    """Blocking wrapper around :func:`run_open_loop` (runs its own event loop)."""
-    return asyncio.run(run_open_loop(*args, **kwargs))
+def run_open_loop_sync(*args: Any, loop: str = "uvloop", **kwargs: Any) -> list[RequestRecord]:
+    """Blocking wrapper around :func:`run_open_loop` (its own event loop, uvloop when installed)."""
+    return run_sync(run_open_loop(*args, **kwargs), loop)

@@ -16,7 +16,6 @@ p50, p90, p99 (numpy linear interpolation). These are pure functions of the reco
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -26,8 +25,9 @@ from typing import Any
 import aiohttp
 import numpy as np
 
+from workloads.clients.session import open_session, run_sync
 from workloads.records import RequestRecord
-from workloads.sender import open_session, run_open_loop
+from workloads.sender import run_open_loop
 
 BATCH_STATS: tuple[str, ...] = ("avg", "min", "max", "p50", "p90", "p99")
 BATCH_METRICS: tuple[str, ...] = (
@@ -159,5 +159,5 @@ async def run_static_batch(
 
 
 def run_static_batch_sync(*args: Any, **kwargs: Any) -> tuple[list[RequestRecord], list[BatchRun | None]]:
-    """Blocking wrapper around :func:`run_static_batch`."""
-    return asyncio.run(run_static_batch(*args, **kwargs))
+    """Blocking wrapper around :func:`run_static_batch` (uvloop when installed)."""
+    return run_sync(run_static_batch(*args, **kwargs))

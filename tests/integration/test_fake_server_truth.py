@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.open_loop import run_constant_rate_sync
 from benchmarks.truth import ServerTruth, paired_ttft_errors_ns, pct
 from workloads.driver import run_concurrency_sync
+from workloads.sender import run_open_loop_sync
 
 pytestmark = pytest.mark.integration
 
@@ -87,9 +87,8 @@ def test_concurrency_driver_ttft_matches_server_truth(fake_server: str) -> None:
 
 def test_open_loop_sender_ttft_and_schedule(fake_server: str) -> None:
     n = 40
-    records = run_constant_rate_sync(
-        fake_server + "/v1/completions", _payloads(n), rate=100.0, timeout_s=30, use_uvloop=False
-    )
+    offsets = [i / 100.0 for i in range(n)]  # 100 req/s
+    records = run_open_loop_sync(fake_server, _payloads(n), offsets, timeout_s=30, loop="asyncio")
     errors_ms = _check(records, fake_server, n)
     assert pct(errors_ms, 50) < P50_BOUND_MS, errors_ms
     assert all(r.send_delay_ns >= 0 for r in records), "a request left before its scheduled time"

@@ -16,14 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.open_loop import run_constant_rate_sync
 from engines.base import OFFLINE_ENV
 from orchestrator.config.schema import EngineConfig, ModelConfig
 from orchestrator.runner import EngineRunner
-from workloads.clients.openai import endpoint_url
 from workloads.datasets import random_prompts
 from workloads.driver import build_payloads
 from workloads.metrics import summarize
+from workloads.sender import run_open_loop_sync
 
 # Two tools' medians within 10% is a timing comparison: on a busy 2-core machine it flakes (it failed
 # all 3 tries in one CI run after passing in the previous one), so it runs by hand: pytest -m timing.
@@ -43,8 +42,8 @@ def ours(runner: EngineRunner, seed: int) -> dict[str, float]:
     payloads = build_payloads(
         runner.spec.served_name, prompts, OUTPUT_LEN, api="completions", ignore_eos=True
     )
-    url = endpoint_url(runner.spec.base_url, "completions")
-    records = run_constant_rate_sync(url, payloads, rate=RATE, timeout_s=120, spin_ns=0, use_uvloop=False)
+    offsets = [i / RATE for i in range(len(payloads))]
+    records = run_open_loop_sync(runner.spec.base_url, payloads, offsets, timeout_s=120)
     m = summarize(records)
     assert m["num_ok"] == NUM and m["total_output_tokens"] == NUM * OUTPUT_LEN
     return {"ttft": float(m["ttft_p50_ms"]), "tpot": float(m["tpot_p50_ms"])}

@@ -228,3 +228,33 @@ def test_registry_and_endpoint_urls() -> None:
     assert endpoint_url("http://h:1/v1/completions", "completions") == "http://h:1/v1/completions"
     with pytest.raises(ValueError, match=r"workload\.api"):
         endpoint_url("http://h:1", "grpc")
+
+
+def test_open_session_stamps_sent_when_the_headers_are_written() -> None:
+    """With the run's session, sent_ns is the trace's stamp (the 2nd clock read), not the pre-call one;
+    without it (a plain session), the pre-call read; a never-connected request keeps the pre-call read."""
+    from workloads.clients.session import open_session
+
+    async def main() -> tuple[RequestRecord, RequestRecord]:
+        async with serve(fake_openai_app()) as base, open_session(2) as session:
+            ticks = itertools.count(start=1000, step=1000)
+            url = endpoint_url(f"{base}/ok", "completions")
+            traced = await stream_openai(
+                session, url, {"max_tokens": 2}, request_id=0, scheduled_ns=0, timeout_s=5.0,
+                clock=lambda: next(ticks),
+            )  # fmt: skip
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        async with open_session(1) as session:
+            refused = await stream_openai(
+                session, f"http://127.0.0.1:{port}/v1/completions", {"max_tokens": 2}, request_id=1,
+                scheduled_ns=0, timeout_s=5.0, clock=lambda: 7,
+            )  # fmt: skip
+        return traced, refused
+
+    traced, refused = asyncio.run(main())
+    assert traced.ok and traced.sent_ns == 2000  # 1000 = before the call, 2000 = headers written
+    assert traced.token_times_ns[0] > traced.sent_ns
+    assert not refused.ok and refused.error_kind == "connect" and refused.sent_ns == 7
+    assert _run("ok", max_tokens=2, clock=itertools.count(start=1000, step=1000).__next__).sent_ns == 1000

@@ -3,8 +3,9 @@
 A client supplies the body and an :class:`Accumulator` that folds its SSE events (OpenAI chunks,
 TGI token events); :func:`stream_request` does the rest and returns a
 :class:`~workloads.records.RequestRecord` whatever happens. Only ``asyncio.CancelledError``
-propagates. ``sent_ns`` is taken right before the request is written; each event is stamped with
-the arrival time of its chunk.
+propagates. ``sent_ns`` is when the request's headers were written (the trace of
+:func:`workloads.clients.session.open_session`; with another session, right before the call); each
+event is stamped with the arrival time of its chunk.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from workloads.clients.session import SendStamp
 from workloads.clients.sse import SSEEvent, SSEParser
 from workloads.records import UNKNOWN_TOKENS, RequestRecord
 
@@ -109,9 +111,13 @@ async def stream_request(
     """
     failure: StreamFailure | None = None
     responded = False
-    sent_ns = clock()
+    stamp = SendStamp(clock)  # filled when the headers are written (sessions from open_session)
+    before_ns = clock()
     try:
-        async with asyncio.timeout(timeout_s), session.post(url, json=body) as resp:
+        async with (
+            asyncio.timeout(timeout_s),
+            session.post(url, json=body, trace_request_ctx=stamp) as resp,
+        ):
             responded = True
             if resp.status != 200:
                 failure = StreamFailure("http", await error_head(resp))
@@ -128,6 +134,7 @@ async def stream_request(
         failure = StreamFailure(kind, f"{type(exc).__name__}: {exc}"[:ERROR_HEAD_CHARS])
     except aiohttp.ClientError as exc:
         failure = StreamFailure("protocol", f"{type(exc).__name__}: {exc}"[:ERROR_HEAD_CHARS])
+    sent_ns = stamp.sent_ns if stamp.sent_ns is not None else before_ns  # never sent: when tried
     end_ns = clock() if failure is not None or acc.last_event_ns is None else acc.last_event_ns
     text = acc.text()
     output_tokens = acc.output_tokens()
