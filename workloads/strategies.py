@@ -89,12 +89,14 @@ class _Run:
     prompts: list[Prompt]
     payloads: list[dict[str, Any]]
 
-    def summary(self, records: Sequence[RequestRecord], *, all_at_once: bool = False) -> Summary:
+    def summary(self, records: Sequence[RequestRecord], *, scheduled: bool = True) -> Summary:
+        """``scheduled``: requests had planned send times, so a late client makes the run invalid;
+        a closed loop or everything-at-once has no plan (send delay is then only reported)."""
         return summarize(
             records,
             slo=dict(self.spec.slo),
             max_error_rate=self.spec.max_error_rate,
-            max_send_delay_p99_ms=math.inf if all_at_once else self.spec.max_send_delay_ms,
+            max_send_delay_p99_ms=self.spec.max_send_delay_ms if scheduled else math.inf,
         )
 
     def open_loop(self, kind: str, rate: float, id_offset: int = 0) -> tuple[list[RequestRecord], str]:
@@ -123,7 +125,7 @@ class _Run:
         records, _ = self.open_loop(kind, rate, id_offset=step * len(self.payloads))
         for rec in records:
             rec.step = step
-        return records, self.summary(records, all_at_once=all_at_once)
+        return records, self.summary(records, scheduled=not all_at_once)
 
 
 def _concurrency(run: _Run) -> Outcome:
@@ -139,14 +141,14 @@ def _concurrency(run: _Run) -> Outcome:
         input_tokens=[p.input_tokens for p in run.prompts],
         tracker=tracker,
     )
-    return Outcome(records, run.summary(records), message=_stopped(tracker.reason))
+    return Outcome(records, run.summary(records, scheduled=False), message=_stopped(tracker.reason))
 
 
 def _fixed_rate(run: _Run) -> Outcome:
     spec = run.spec
     rate = math.inf if spec.name == "max_throughput" else float(spec.rate or 0.0)
     records, reason = run.open_loop(spec.name, rate)
-    metrics = run.summary(records, all_at_once=math.isinf(rate))
+    metrics = run.summary(records, scheduled=not math.isinf(rate))
     metrics["offered_rate"] = rate
     return Outcome(records, metrics, message=_stopped(reason))
 
@@ -230,7 +232,7 @@ def _static_batch(run: _Run) -> Outcome:
         input_tokens=prompt.input_tokens,
         count_tokens=run.target.count_tokens,
     )
-    metrics = {**run.summary(records, all_at_once=True), **summarize_static_batch(runs, spec.batch_size)}
+    metrics = {**run.summary(records, scheduled=False), **summarize_static_batch(runs, spec.batch_size)}
     failed = int(metrics["failed_runs"])
     return Outcome(records, metrics, message=f"{failed} of {spec.runs} runs had errors" if failed else "")
 
