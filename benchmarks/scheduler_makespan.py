@@ -36,11 +36,13 @@ TPS = (1, 2, 4, 8)
 DURATIONS = (1, 2, 3)  # × scale seconds
 
 
+def slept(inst: Instance, results: dict[str, TrialResult]) -> float:
+    """Seconds the instance's commands slept (the engine's own time)."""
+    return sum(results[t.trial_id].metrics["slept_s"] for t in inst.trials)
+
+
 def phases(finished: list[Instance], results: dict[str, TrialResult]) -> dict[str, float]:
     """p50 seconds of each orchestration phase over the finished instances."""
-
-    def slept(i: Instance) -> float:
-        return sum(results[t.trial_id].metrics["slept_s"] for t in i.trials)
 
     def in_points(i: Instance) -> float:
         return sum(results[t.trial_id].ended_at - results[t.trial_id].started_at for t in i.trials)
@@ -48,7 +50,7 @@ def phases(finished: list[Instance], results: dict[str, TrialResult]) -> dict[st
     values = {
         "place": [i.placed_at - i.submitted_at for i in finished],
         "actor_start": [i.started_at - i.placed_at for i in finished],
-        "point_extra": [in_points(i) - slept(i) for i in finished],  # process start, exit wait
+        "point_extra": [in_points(i) - slept(i, results) for i in finished],  # process start, exit wait
         "between_points_and_stop": [i.released_at - i.started_at - in_points(i) for i in finished],
     }
     return {k: round(statistics.median(v), 2) for k, v in values.items()}
@@ -72,7 +74,7 @@ def run_cluster(nodes: int, scale: float, results_dir: Path, label: str) -> dict
     )
     trials = expand(cfg)
     store = ResultsStore(results_dir, f"makespan-{nodes}-{label}")
-    durations = load_durations(results_dir)  # empty for the first run
+    durations = load_durations(results_dir, {t.trial_id for t in trials})  # empty for the first run
     results: dict[str, TrialResult] = {}
 
     def on_result(trial: Trial, result: TrialResult) -> None:
@@ -90,11 +92,7 @@ def run_cluster(nodes: int, scale: float, results_dir: Path, label: str) -> dict
     assert all(r.status == Status.DONE for r in results.values()), [r.message for r in results.values()]
     seconds = {t.trial_id: t.point.concurrency * scale for t in trials}
     lower = max(sum(t.tp * seconds[t.trial_id] for t in trials) / (8 * nodes), max(seconds.values()))
-    overhead = [
-        (inst.released_at - inst.submitted_at)
-        - sum(results[t.trial_id].metrics["slept_s"] for t in inst.trials)
-        for inst in scheduler.finished
-    ]
+    overhead = [i.released_at - i.submitted_at - slept(i, results) for i in scheduler.finished]
     print(f"{nodes}×8 {label}: p50 phase seconds", phases(scheduler.finished, results), flush=True)
     return {
         "cluster": f"{nodes}×8",

@@ -140,7 +140,8 @@ def run_sweep(cfg: ExperimentConfig, trials: list[Trial], console: Console) -> i
             nodes = cluster.nodes()
             for tp in sorted({t.tp for t in todo}):
                 check_tp(tp, nodes)
-            Scheduler(cfg, sweep_id, nodes, on_result, load_durations(store.root)).run(todo)
+            durations = load_durations(store.root, {t.trial_id for t in todo})
+            Scheduler(cfg, sweep_id, nodes, on_result, durations).run(todo)
         ok = all(r["status"] == Status.DONE for r in store.all_results())
         uploader.finish(ok)
         print_summary(console, store, trials)

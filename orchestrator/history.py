@@ -1,7 +1,7 @@
 """Trial durations from earlier sweeps, so a new sweep can run its longest engine instances first.
 
 A trial id hashes the trial's resolved config, so the same trial in another sweep under the same
-``results_dir`` has the same id. ``load_durations`` reads the wall time of every DONE trial there;
+``results_dir`` has the same id. ``load_durations`` reads the wall time of the given trials there;
 ``instance_cost`` turns them into an engine instance's expected seconds (pure).
 """
 
@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from orchestrator.trial import Status, Trial
 
 
-def load_durations(results_dir: Path) -> dict[str, float]:
-    """Trial id → median wall seconds over every DONE result under ``results_dir`` (any sweep)."""
+def load_durations(results_dir: Path, trial_ids: Collection[str]) -> dict[str, float]:
+    """Trial id → median wall seconds over every DONE result of these trials under ``results_dir``
+    (any sweep); other trials' results are not read."""
     seen: dict[str, list[float]] = {}
     for path in Path(results_dir).glob("*/trials/*/result.json"):
+        if path.parent.name not in trial_ids:
+            continue
         try:
             result = json.loads(path.read_text())
             if result.get("status") != Status.DONE:

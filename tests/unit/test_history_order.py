@@ -36,8 +36,9 @@ def test_durations_from_every_sweep_done_only_median(tmp_path: Path) -> None:
     write_result(tmp_path, "a", "t2", "FAILED", 100.0, 101.0)
     (tmp_path / "a" / "trials" / "t3").mkdir()
     (tmp_path / "a" / "trials" / "t3" / "result.json").write_text("{not json")
-    assert load_durations(tmp_path) == {"t1": 20.0}
-    assert load_durations(tmp_path / "missing") == {}
+    assert load_durations(tmp_path, {"t1", "t2", "t3"}) == {"t1": 20.0}
+    assert load_durations(tmp_path, {"t2"}) == {}  # only the trials asked for are read
+    assert load_durations(tmp_path / "missing", {"t1"}) == {}
 
 
 def test_instance_cost_needs_every_trial_known() -> None:
