@@ -120,12 +120,14 @@ def run_point(tool: Tool, job: Job, timeout_s: float) -> dict[str, Any]:
     point["server_requests"] = len(truth.arrival_ns)
     point["server_ttft_p99_ms"] = round(pct(truth.server_ttft_ns, 99) / 1e6, 4)
     if rc != 0:
-        point.update(sustained=False, reason=f"exit {rc}: {log.read_text(errors='replace')[-600:]}")
+        tail = log.read_text(errors="replace")[-600:]
+        point.update(sustained=False, climb=False, reason=f"exit {rc}: {tail}")
         return point
     try:
         view = tool.parse(job)
     except (OSError, ValueError, KeyError, StopIteration) as exc:
-        point.update(sustained=False, reason=f"could not read its output: {type(exc).__name__}: {exc}")
+        reason = f"could not read its output: {type(exc).__name__}: {exc}"
+        point.update(sustained=False, climb=False, reason=reason)
         return point
     delays = [d / 1e6 for d in derived_send_delays_ns(truth.arrival_ns, job.rate)]
     point.update(

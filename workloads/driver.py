@@ -11,10 +11,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import aiohttp
-
 from workloads.clients.openai import API_PATHS, CLIENTS, endpoint_url
-from workloads.clients.session import open_session, run_sync
+from workloads.clients.session import HTTPSession, open_session, run_sync
 from workloads.constraints import StopTracker
 from workloads.datasets import Prompt
 from workloads.records import UNKNOWN_TOKENS, RequestRecord
@@ -88,7 +86,7 @@ async def run_concurrency(
     results: list[RequestRecord | None] = [None] * len(payloads)
     indices: Iterator[int] = iter(range(len(payloads)))
 
-    async def worker(session: aiohttp.ClientSession) -> None:
+    async def worker(session: HTTPSession) -> None:
         for i in indices:  # shared iterator: each index is taken by exactly one worker
             if tracker is not None:
                 if tracker.stop_reason(clock()):

@@ -1,6 +1,6 @@
 """Open-loop sender: requests leave at their scheduled times, never held back by responses.
 
-One ``aiohttp`` session for the run (:func:`workloads.clients.session.open_session`); its connector
+One HTTP session for the run (:func:`workloads.clients.session.open_session`); it
 allows as many connections as there are requests (every one may be in flight at once in an open
 loop), so the pool never queues a send.
 The sender sleeps until just before a request's time, then yields to the event loop until the
@@ -16,10 +16,8 @@ from collections.abc import Callable, Sequence
 from itertools import pairwise
 from typing import Any
 
-import aiohttp
-
 from workloads.clients.openai import CLIENTS, endpoint_url
-from workloads.clients.session import open_session, run_sync
+from workloads.clients.session import HTTPSession, open_session, run_sync
 from workloads.constraints import Constraints, StopTracker
 from workloads.records import UNKNOWN_TOKENS, RequestRecord
 
@@ -45,7 +43,7 @@ async def run_open_loop(
     input_tokens: Sequence[int] | None = None,
     constraints: Constraints | None = None,
     tracker: StopTracker | None = None,
-    session: aiohttp.ClientSession | None = None,
+    session: HTTPSession | None = None,
     spin_ns: int = SPIN_NS,
 ) -> list[RequestRecord]:
     """Send ``payloads[i]`` at ``start + offsets_s[i]`` until the list or a constraint runs out.
@@ -70,7 +68,7 @@ async def run_open_loop(
         if not task.cancelled() and task.exception() is None:
             tracker.on_record(task.result())
 
-    async def send_all(session: aiohttp.ClientSession) -> list[RequestRecord]:
+    async def send_all(session: HTTPSession) -> list[RequestRecord]:
         start_ns = clock()
         for i, payload in enumerate(payloads):
             target = start_ns + round(offsets_s[i] * 1e9)

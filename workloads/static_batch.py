@@ -22,10 +22,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import numpy as np
 
-from workloads.clients.session import open_session, run_sync
+from workloads.clients.session import HTTPSession, open_session, run_sync
 from workloads.records import RequestRecord
 from workloads.sender import run_open_loop
 
@@ -130,7 +129,7 @@ async def run_static_batch(
     records: list[RequestRecord] = []
     measured: list[BatchRun | None] = []
 
-    async def one_run(session: aiohttp.ClientSession, run: int, warm: bool) -> list[RequestRecord]:
+    async def one_run(session: HTTPSession, run: int, warm: bool) -> list[RequestRecord]:
         batch = await run_open_loop(
             url,
             [payload] * batch_size,

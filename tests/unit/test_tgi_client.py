@@ -14,13 +14,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 
 from engines.base import LaunchSpec
 from engines.tgi import TGIEngine
 from workloads.clients.openai import CLIENTS
+from workloads.clients.session import open_session
 from workloads.clients.tgi import stream_tgi, tgi_body
 from workloads.driver import run_concurrency
 from workloads.records import RequestRecord
@@ -130,7 +130,7 @@ async def serve(app: web.Application) -> AsyncIterator[str]:
 
 
 async def request(url: str, payload: dict[str, Any], timeout_s: float = 10.0) -> RequestRecord:
-    async with aiohttp.ClientSession() as session:
+    async with open_session(1) as session:
         return await stream_tgi(session, url, payload, request_id=3, scheduled_ns=0, timeout_s=timeout_s,
                                 input_tokens=11)  # fmt: skip
 

@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 
 from workloads.clients.openai import CLIENTS, endpoint_url, stream_openai
+from workloads.clients.session import open_session
 from workloads.records import RequestRecord
 
 TOKEN_DELAY_S = 0.01
@@ -113,7 +113,7 @@ async def serve(app: web.Application) -> AsyncIterator[str]:
 
 
 async def _one(url: str, payload: dict[str, Any], **kwargs: Any) -> RequestRecord:
-    async with aiohttp.ClientSession() as session:
+    async with open_session(1) as session:
         kwargs.setdefault("timeout_s", 5.0)
         return await stream_openai(session, url, payload, request_id=3, scheduled_ns=0, **kwargs)
 
@@ -200,10 +200,10 @@ def test_bad_data_events(mode: str, kind: str) -> None:
 def test_scripted_clock_gives_exact_timeline() -> None:
     ticks = itertools.count(start=1000, step=1000)
     rec = _run("ok", max_tokens=4, clock=lambda: next(ticks))
-    assert rec.sent_ns == 1000
+    assert rec.sent_ns == 2000  # tick 1: when tried (kept if never sent); tick 2: after the write
     times = rec.token_times_ns
     assert len(times) == 4 and times == sorted(times) and len(set(times)) == 4
-    assert rec.ttft_ns == times[0] - 1000 and rec.e2e_ns == times[-1] - 1000
+    assert rec.ttft_ns == times[0] - 2000 and rec.e2e_ns == times[-1] - 2000
     assert rec.e2e_ns - rec.ttft_ns == sum(rec.itl_ns)
 
 
@@ -230,9 +230,9 @@ def test_registry_and_endpoint_urls() -> None:
         endpoint_url("http://h:1", "grpc")
 
 
-def test_open_session_stamps_sent_when_the_headers_are_written() -> None:
-    """With the run's session, sent_ns is the trace's stamp (the 2nd clock read), not the pre-call one;
-    without it (a plain session), the pre-call read; a never-connected request keeps the pre-call read."""
+def test_sent_is_stamped_after_the_write_and_kept_from_the_try_when_never_sent() -> None:
+    """sent_ns is the clock read right after the request was written (the 2nd read; the 1st is
+    when the request was tried); a never-connected request keeps the try's read."""
     from workloads.clients.session import open_session
 
     async def main() -> tuple[RequestRecord, RequestRecord]:
@@ -254,7 +254,6 @@ def test_open_session_stamps_sent_when_the_headers_are_written() -> None:
         return traced, refused
 
     traced, refused = asyncio.run(main())
-    assert traced.ok and traced.sent_ns == 2000  # 1000 = before the call, 2000 = headers written
+    assert traced.ok and traced.sent_ns == 2000  # 1000 = tried, 2000 = written
     assert traced.token_times_ns[0] > traced.sent_ns
     assert not refused.ok and refused.error_kind == "connect" and refused.sent_ns == 7
-    assert _run("ok", max_tokens=2, clock=itertools.count(start=1000, step=1000).__next__).sent_ns == 1000

@@ -9,10 +9,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 
+import workloads.clients.session as session_mod
+import workloads.driver as driver_mod
 from tests.unit.test_workloads_client import IN_FLIGHT, fake_openai_app, serve
 from workloads.datasets import Prompt
 from workloads.driver import build_payloads, run_concurrency, run_concurrency_sync
@@ -151,22 +152,28 @@ def test_bad_arguments_name_the_field(kwargs: dict[str, Any], match: str) -> Non
         run_concurrency_sync("http://127.0.0.1:9", [{}, {}], timeout_s=1.0, **kwargs)
 
 
-def test_one_session_per_run_with_a_connector_bounded_by_concurrency(monkeypatch: pytest.MonkeyPatch) -> None:
-    connectors: list[aiohttp.BaseConnector | None] = []
-    real = aiohttp.ClientSession
+def test_one_session_per_run_with_keep_alive_connections_bounded_by_concurrency(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sessions: list[session_mod.HTTPSession] = []
+    connections: list[object] = []
+    real_open, real_made = driver_mod.open_session, session_mod._Connection.connection_made
 
-    def counting(*args: Any, **kwargs: Any) -> aiohttp.ClientSession:
-        connectors.append(kwargs.get("connector"))
-        return real(*args, **kwargs)
+    def counting_open(limit: int) -> session_mod.HTTPSession:
+        sessions.append(real_open(limit))
+        return sessions[-1]
 
-    monkeypatch.setattr(aiohttp, "ClientSession", counting)
+    def counting_made(self: session_mod._Connection, transport: asyncio.BaseTransport) -> None:
+        connections.append(self)
+        real_made(self, transport)
+
+    monkeypatch.setattr(driver_mod, "open_session", counting_open)
+    monkeypatch.setattr(session_mod._Connection, "connection_made", counting_made)
 
     async def main() -> list[RequestRecord]:
         async with serve(fake_openai_app(delay_s=0.001)) as base:
             return await run_concurrency(f"{base}/ok", [{"max_tokens": 2}] * 9, concurrency=3, timeout_s=5.0)
 
     assert all(r.ok for r in asyncio.run(main()))
-    assert len(connectors) == 1
-    connector = connectors[0]
-    assert isinstance(connector, aiohttp.TCPConnector)
-    assert (connector.limit, connector.limit_per_host, connector.force_close) == (3, 3, False)
+    assert len(sessions) == 1 and sessions[0].limit == 3
+    assert 1 <= len(connections) <= 3  # 9 requests over at most 3 kept-alive connections

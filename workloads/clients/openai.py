@@ -18,8 +18,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import aiohttp
-
+from workloads.clients.session import HTTPSession
 from workloads.clients.sse import SSEEvent
 from workloads.clients.streaming import ERROR_HEAD_CHARS, StreamFailure, stream_request
 from workloads.clients.tgi import stream_tgi
@@ -35,7 +34,7 @@ class RequestFunc(Protocol):
 
     async def __call__(
         self,
-        session: aiohttp.ClientSession,
+        session: HTTPSession,
         url: str,
         payload: dict[str, Any],
         *,
@@ -140,7 +139,7 @@ def _choice_text(obj: dict[str, Any], *, chat: bool) -> str:
 
 
 async def stream_openai(
-    session: aiohttp.ClientSession,
+    session: HTTPSession,
     url: str,
     payload: dict[str, Any],
     *,

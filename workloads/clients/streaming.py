@@ -3,25 +3,25 @@
 A client supplies the body and an :class:`Accumulator` that folds its SSE events (OpenAI chunks,
 TGI token events); :func:`stream_request` does the rest and returns a
 :class:`~workloads.records.RequestRecord` whatever happens. Only ``asyncio.CancelledError``
-propagates. ``sent_ns`` is when the request's headers were written (the trace of
-:func:`workloads.clients.session.open_session`; with another session, right before the call); each
-event is stamped with the arrival time of its chunk.
+propagates. ``sent_ns`` is right after the request was written to the socket and each event is
+stamped when its bytes were delivered by the event loop (:mod:`workloads.clients.session`); the
+events are parsed in that same callback, so a busy loop does not delay a token's timestamp.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import json
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-import aiohttp
-
-from workloads.clients.session import SendStamp
+from workloads.clients.http1 import HTTPProtocolError
+from workloads.clients.session import ConnectError, Disconnected, HTTPSession, SendStamp
 from workloads.clients.sse import SSEEvent, SSEParser
 from workloads.records import UNKNOWN_TOKENS, RequestRecord
 
 ERROR_HEAD_CHARS = 200
-_ERROR_READ_BYTES = 2048
+ERROR_READ_BYTES = 2048
 
 
 class StreamFailure(Exception):
@@ -55,38 +55,46 @@ class Accumulator(Protocol):
         ...
 
 
-async def read_error_head(resp: aiohttp.ClientResponse) -> str:
+def error_head(status: int, head: bytes) -> str:
     """``HTTP <status>: <first 200 characters of the body>`` for a non-200 response."""
-    head = b""
-    while len(head) < _ERROR_READ_BYTES:
-        chunk = await resp.content.read(_ERROR_READ_BYTES - len(head))
-        if not chunk:
-            break
-        head += chunk
     text = head.decode("utf-8", errors="replace")[:ERROR_HEAD_CHARS]
-    return f"HTTP {resp.status}: {text}"
+    return f"HTTP {status}: {text}"
 
 
-async def _read_stream(
-    resp: aiohttp.ClientResponse, acc: Accumulator, clock: Callable[[], int], end_marker: str
-) -> None:
-    parser = SSEParser()
-    async for chunk in resp.content.iter_any():
-        now = clock()
-        for event in parser.feed(chunk):
-            acc.on_event(event, now)
-            if acc.done:
+class _StreamSink:
+    """Feeds a 200 response's SSE events to the accumulator; keeps the head of any other body."""
+
+    def __init__(self, acc: Accumulator) -> None:
+        self.acc = acc
+        self.parser = SSEParser()
+        self.status: int | None = None
+        self.head = b""
+
+    def on_head(self, status: int, _headers: Mapping[str, str]) -> None:
+        self.status = status
+
+    def on_body(self, piece: bytes, now_ns: int) -> bool:
+        if self.status != 200:
+            self.head += piece
+            return len(self.head) >= ERROR_READ_BYTES
+        for event in self.parser.feed(piece):
+            self.acc.on_event(event, now_ns)
+            if self.acc.done:
+                return True
+        return False
+
+    def finish(self, now_ns: int, end_marker: str) -> None:
+        """The response ended without the accumulator's end: flush, else it was truncated."""
+        for event in self.parser.close():
+            self.acc.on_event(event, now_ns)
+            if self.acc.done:
                 return
-    for event in parser.close():
-        acc.on_event(event, clock())
-        if acc.done:
-            return
-    detail = " (inside an event)" if parser.truncated else ""
-    raise StreamFailure("truncated", f"stream closed before {end_marker}{detail}")
+        detail = " (inside an event)" if self.parser.truncated else ""
+        raise StreamFailure("truncated", f"stream closed before {end_marker}{detail}")
 
 
 async def stream_request(
-    session: aiohttp.ClientSession,
+    session: HTTPSession,
     url: str,
     body: dict[str, Any],
     acc: Accumulator,
@@ -99,7 +107,7 @@ async def stream_request(
     clock: Callable[[], int],
     input_tokens: int,
     end_marker: str = "[DONE]",
-    error_head: Callable[[aiohttp.ClientResponse], Awaitable[str]] = read_error_head,
+    error_head: Callable[[int, bytes], str] = error_head,
 ) -> RequestRecord:
     """POST ``body`` as JSON to ``url``, feed the SSE stream to ``acc`` and record the request.
 
@@ -110,29 +118,27 @@ async def stream_request(
     the text, else -1; input tokens: the stream's count, else ``input_tokens``.
     """
     failure: StreamFailure | None = None
-    responded = False
-    stamp = SendStamp(clock)  # filled when the headers are written (sessions from open_session)
+    stamp = SendStamp(clock)
     before_ns = clock()
+    sink = _StreamSink(acc)
     try:
-        async with (
-            asyncio.timeout(timeout_s),
-            session.post(url, json=body, trace_request_ctx=stamp) as resp,
-        ):
-            responded = True
-            if resp.status != 200:
-                failure = StreamFailure("http", await error_head(resp))
-            else:
-                await _read_stream(resp, acc, clock, end_marker)
+        data = json.dumps(body).encode()
+        async with asyncio.timeout(timeout_s):
+            await session.post(url, data, sink, stamp)
+        if sink.status != 200:
+            failure = StreamFailure("http", error_head(sink.status or 0, sink.head))
+        elif not acc.done:
+            sink.finish(clock(), end_marker)
     except StreamFailure as exc:
         failure = exc
     except TimeoutError:
         failure = StreamFailure("timeout", f"no complete response within {timeout_s:g} s")
-    except aiohttp.ClientPayloadError as exc:
-        failure = StreamFailure("truncated", f"payload error: {exc}"[:ERROR_HEAD_CHARS])
-    except (aiohttp.ClientConnectionError, ConnectionError) as exc:
-        kind = "truncated" if responded else "connect"
-        failure = StreamFailure(kind, f"{type(exc).__name__}: {exc}"[:ERROR_HEAD_CHARS])
-    except aiohttp.ClientError as exc:
+    except ConnectError as exc:
+        failure = StreamFailure("connect", str(exc)[:ERROR_HEAD_CHARS])
+    except Disconnected as exc:
+        kind = "truncated" if exc.responded else "connect"
+        failure = StreamFailure(kind, f"connection closed: {exc}"[:ERROR_HEAD_CHARS])
+    except HTTPProtocolError as exc:
         failure = StreamFailure("protocol", f"{type(exc).__name__}: {exc}"[:ERROR_HEAD_CHARS])
     sent_ns = stamp.sent_ns if stamp.sent_ns is not None else before_ns  # never sent: when tried
     end_ns = clock() if failure is not None or acc.last_event_ns is None else acc.last_event_ns

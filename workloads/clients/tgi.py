@@ -19,8 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
-
+from workloads.clients.session import HTTPSession
 from workloads.clients.sse import SSEEvent
 from workloads.clients.streaming import ERROR_HEAD_CHARS, StreamFailure, stream_request
 from workloads.records import UNKNOWN_TOKENS, RequestRecord
@@ -98,20 +97,19 @@ class _TGIAccumulator:
         return None  # TGI's stream does not report the prompt length
 
 
-async def _error_head(resp: aiohttp.ClientResponse) -> str:
-    head = await resp.content.read(2048)
+def _error_head(status: int, head: bytes) -> str:
     text = head.decode("utf-8", errors="replace")
     try:
         obj = json.loads(text)
     except ValueError:
-        return f"HTTP {resp.status}: {text}"[:ERROR_HEAD_CHARS]  # not JSON: the raw head
+        return f"HTTP {status}: {text}"[:ERROR_HEAD_CHARS]  # not JSON: the raw head
     if isinstance(obj, dict) and "error" in obj:
         text = f"{obj.get('error_type', '?')}: {obj['error']}"
-    return f"HTTP {resp.status}: {text}"[:ERROR_HEAD_CHARS]
+    return f"HTTP {status}: {text}"[:ERROR_HEAD_CHARS]
 
 
 async def stream_tgi(
-    session: aiohttp.ClientSession,
+    session: HTTPSession,
     url: str,
     payload: dict[str, Any],
     *,
