@@ -39,6 +39,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from benchmarks.loopback import round_trip_p50_us
 from benchmarks.peers import ROOT, Job, Tool, ensure_venv, tools
 from benchmarks.truth import (
     ServerTruth,
@@ -270,6 +271,7 @@ def write_report(
             "wall_s": round(wall, 1),
             "fake_server": f"{args.tokens} tokens/response, first token at once, then every {args.itl_ms} ms",
             "fake_server_cpu_s": cpu,
+            "loopback_round_trip_p50_us_by_rate_hz": round_trip_p50_us(),
             "requests_per_rate": f"max({args.min_n}, rate x {args.seconds} s)",
             "rates": args.rates,
         },

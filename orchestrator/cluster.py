@@ -15,6 +15,7 @@ from typing import Any
 
 from orchestrator.config.schema import RayConfig, ResourcesConfig
 from orchestrator.placement import NodeSpec
+from orchestrator.warm_pool import SETUP_HOOK, SETUP_HOOK_ENV
 
 
 def detect_local_gpus() -> int:
@@ -61,16 +62,31 @@ class RayCluster:
             "object_store_memory": self.resources.object_store_mb * 1024 * 1024,
         }
         self.started_local = True
+        # Workers of a cluster started here warm up at start-up (orchestrator.warm_pool): the
+        # variable must be in the raylets' environment, which they inherit from this process.
+        saved_hook = os.environ.get(SETUP_HOOK_ENV)
+        if self.ray_cfg.warm_workers > 0:
+            os.environ[SETUP_HOOK_ENV] = saved_hook or SETUP_HOOK
+        try:
+            self._start_local(self.temp_dir, node_args, common)
+        finally:
+            if saved_hook is None:
+                os.environ.pop(SETUP_HOOK_ENV, None)
+        return self
+
+    def _start_local(self, temp_dir: str, node_args: dict[str, Any], common: dict[str, Any]) -> None:
+        import ray
+
         if self.resources.num_nodes == 1:
             ray.init(
                 address="local",
                 include_dashboard=False,
-                _temp_dir=self.temp_dir,
+                _temp_dir=temp_dir,
                 _node_ip_address="127.0.0.1",
                 **node_args,
                 **common,
             )
-            return self
+            return
         from ray.cluster_utils import Cluster
 
         # Simulated multi-node cluster: every node shares this machine; Ray's default temp dir
@@ -78,9 +94,9 @@ class RayCluster:
         # Its nodes use this machine's own address, not 127.0.0.1: a driver's ray.init rewrites
         # 127.0.0.1 to that address (Ray's resolve_ip_for_localhost), so loopback-only nodes are
         # unreachable. Traffic still never leaves the machine.
-        os.makedirs(os.path.join(self.temp_dir, "ray"), exist_ok=True)
+        os.makedirs(os.path.join(temp_dir, "ray"), exist_ok=True)
         self._saved_tmpdir = os.environ.get("RAY_TMPDIR")
-        os.environ["RAY_TMPDIR"] = self.temp_dir
+        os.environ["RAY_TMPDIR"] = temp_dir
         self._cluster = Cluster(
             initialize_head=True, head_node_args={**node_args, "include_dashboard": False}
         )
@@ -88,7 +104,6 @@ class RayCluster:
             self._cluster.add_node(**node_args)
         self._cluster.wait_for_nodes()
         ray.init(address=self._cluster.address, **common)
-        return self
 
     def nodes(self) -> list[NodeSpec]:
         """The alive nodes as Ray sees them."""

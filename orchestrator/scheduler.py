@@ -36,6 +36,7 @@ from orchestrator.history import instance_cost
 from orchestrator.placement import NodeSpec, PlacementPlan, plan_for
 from orchestrator.runner import failed_result
 from orchestrator.trial import FailureReason, Trial, TrialResult
+from orchestrator.warm_pool import WarmPool
 
 OnResult = Callable[[Trial, TrialResult], None]
 
@@ -84,6 +85,7 @@ class Scheduler:
         self.finished: list[Instance] = []  # for timing reports (benchmarks)
         self.capacity = Capacity.from_nodes(_alive_nodes())
         self._pending: list[Instance] = []
+        self.pool = WarmPool(cfg.ray.warm_workers)
 
     def instances(self, trials: Sequence[Trial]) -> list[Instance]:
         """Engine instances to launch, largest TP first, longest known first within a TP; one per
@@ -97,6 +99,8 @@ class Scheduler:
 
     def run(self, trials: Sequence[Trial]) -> None:
         self._pending = pending = self.instances(trials)
+        if pending:
+            self.pool.start(ray.nodes())
         try:
             while pending or self._active:
                 while pending and len(self._live) < self.cfg.ray.max_concurrent_engines:
@@ -209,6 +213,9 @@ class Scheduler:
         )
         inst.stage = "starting"
         self._active[inst.actor.start.remote(inst.holders)] = inst
+        if self._pending:  # each actor took a warm worker on its node: start the next one now
+            for node in nodes:
+                self.pool.refill(node)
 
     def _next_point(self, inst: Instance) -> None:
         if inst.queue:

@@ -72,6 +72,8 @@ def validate(cfg: ExperimentConfig, engine_names: Iterable[str], nodes: Sequence
         _positive("resources.gpus_per_node", r.gpus_per_node)
     if cfg.ray.max_retries < 0:
         raise ConfigError("ray.max_retries", f"must be >= 0, got {cfg.ray.max_retries}")
+    if cfg.ray.warm_workers < 0:
+        raise ConfigError("ray.warm_workers", f"must be >= 0 (0: off), got {cfg.ray.warm_workers}")
     if w.warmup_requests < 0:
         raise ConfigError("workload.warmup_requests", f"must be >= 0, got {w.warmup_requests}")
     if not 0.0 <= w.max_error_rate <= 1.0:

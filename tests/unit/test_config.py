@@ -52,6 +52,8 @@ def test_preset_and_overrides_compose() -> None:
         (["workload.warmup_requests=-2"], "workload.warmup_requests", ">= 0"),
         (["workload.max_error_rate=2"], "workload.max_error_rate", "[0, 1]"),
         (["workload.max_send_delay_ms=0"], "workload.max_send_delay_ms", "> 0"),
+        (["ray.warm_workers=-1"], "ray.warm_workers", ">= 0"),
+        (["ray.max_retries=-1"], "ray.max_retries", ">= 0"),
         (["workload.slo.ttft=5"], "workload.slo.ttft", "ttft_ms"),
         (["workload.slo.ttft_ms=-1"], "workload.slo.ttft_ms", "> 0"),
         (["resources.device=tpu"], "resources.device", "gpu"),
