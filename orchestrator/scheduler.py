@@ -34,6 +34,7 @@ from orchestrator.engine_actor import EngineActor, GpuHolder
 from orchestrator.grid import group_by_engine
 from orchestrator.history import instance_cost
 from orchestrator.placement import NodeSpec, PlacementPlan, plan_for
+from orchestrator.ray_view import alive_nodes, wait_free
 from orchestrator.runner import failed_result
 from orchestrator.trial import FailureReason, Trial, TrialResult
 from orchestrator.warm_pool import WarmPool
@@ -83,9 +84,10 @@ class Scheduler:
         self._active: dict[Any, Instance] = {}  # outstanding ObjectRef → its instance
         self._live: list[Instance] = []
         self.finished: list[Instance] = []  # for timing reports (benchmarks)
-        self.capacity = Capacity.from_nodes(_alive_nodes())
+        self.capacity = Capacity.from_nodes(alive_nodes())
         self._pending: list[Instance] = []
         self.pool = WarmPool(cfg.ray.warm_workers)
+        self._released_at = 0.0  # last placement group removal (Ray takes ~0.1 s to take it back)
 
     def instances(self, trials: Sequence[Trial]) -> list[Instance]:
         """Engine instances to launch, largest TP first, longest known first within a TP; one per
@@ -99,7 +101,8 @@ class Scheduler:
 
     def run(self, trials: Sequence[Trial]) -> None:
         self._pending = pending = self.instances(trials)
-        if pending:
+        if pending:  # no more warm workers per node than could ever start at once
+            self.pool.per_node = min(self.pool.per_node, self.cfg.ray.max_concurrent_engines, len(pending))
             self.pool.start(ray.nodes())
         try:
             while pending or self._active:
@@ -124,6 +127,7 @@ class Scheduler:
             self.shutdown()
 
     def _place(self, inst: Instance) -> None:
+        inst.submitted_at = time.time()
         guess = self.capacity.fit(inst.plan) or []
         self.capacity.take(inst.plan, guess)
         inst.nodes = guess
@@ -132,10 +136,14 @@ class Scheduler:
         # Ask Ray for the node the capacity model chose, so that its picture stays true; otherwise
         # Ray may spread small groups and leave a large one pending on a node the model thought free.
         target = guess[0] if guess and inst.plan.strategy == "STRICT_PACK" else None
+        if guess and time.time() - self._released_at < 2.0:
+            need: dict[str, float] = {}
+            for bundle, node in zip(inst.plan.bundles, guess, strict=True):
+                need[node] = need.get(node, 0.0) + bundle.get("GPU", 0.0)
+            wait_free(need)
         inst.pg = placement_group(
             list(inst.plan.bundles), strategy=inst.plan.strategy, name=name, _soft_target_node_id=target
         )
-        inst.submitted_at = time.time()
         self._live.append(inst)
         self._active[inst.pg.ready()] = inst
 
@@ -228,7 +236,7 @@ class Scheduler:
 
     def _lost(self, inst: Instance, exc: BaseException) -> Instance | None:
         """The actor (or its node) died: retry the remaining trials on fresh resources, or fail them."""
-        alive = _alive_nodes()
+        alive = alive_nodes()
         dead = [n for n in inst.nodes if n not in alive]
         for node in dead:
             self.capacity.drop_node(node)
@@ -257,6 +265,7 @@ class Scheduler:
         inst.actor, inst.holders = None, []
         if inst.pg is not None:
             remove_placement_group(inst.pg)
+            self._released_at = time.time()
             inst.pg = None
             self.capacity.release(inst.plan, inst.nodes)
         inst.released_at = time.time()
@@ -266,6 +275,7 @@ class Scheduler:
 
     def shutdown(self, grace_s: float = 30.0) -> None:
         """Stop every engine (gracefully, then by force) and remove every placement group."""
+        self.pool.close()
         live = list(self._live)
         self._active.clear()
         stops = [i.actor.stop.remote() for i in live if i.actor is not None]
@@ -283,11 +293,3 @@ class _Failure(Exception):
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
-
-
-def _alive_nodes() -> dict[str, tuple[float, float]]:
-    return {
-        n["NodeID"]: (float(n["Resources"].get("GPU", 0)), float(n["Resources"].get("CPU", 0)))
-        for n in ray.nodes()
-        if n.get("Alive")
-    }

@@ -44,6 +44,7 @@ class WarmPool:
         self.per_node = per_node
         self.enabled = per_node > 0
         self._stubs: dict[str, Any] = {}
+        self._channels: list[Any] = []
         self._job_id = b""
 
     def start(self, nodes: Iterable[dict[str, Any]]) -> None:
@@ -60,6 +61,7 @@ class WarmPool:
                 if node.get("Alive"):
                     address = f"{node['NodeManagerAddress']}:{node['NodeManagerPort']}"
                     channel = init_grpc_channel(address)
+                    self._channels.append(channel)
                     self._stubs[node["NodeID"]] = node_manager_pb2_grpc.NodeManagerServiceStub(channel)
         except Exception as exc:  # a Ray without these internals
             self._off(exc)
@@ -86,9 +88,16 @@ class WarmPool:
         except Exception as exc:
             self._off(exc)
 
+    def close(self) -> None:
+        """Close the connections to the raylets (the workers already started stay)."""
+        for channel in self._channels:
+            channel.close()
+        self._channels.clear()
+        self._stubs.clear()
+
     def _off(self, exc: BaseException) -> None:
         self.enabled = False
-        self._stubs.clear()
+        self.close()
         details = getattr(exc, "details", None)  # a gRPC error's own message
         message = details() if callable(details) else str(exc)
         log.warning(

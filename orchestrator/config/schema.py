@@ -207,7 +207,7 @@ class RayConfig:
     namespace: str = "llm-orchestrator"
     max_concurrent_engines: int = 1
     max_retries: int = 1  # an instance whose actor or node died is retried this often on fresh resources
-    warm_workers: int = 2  # idle Ray workers kept started per node so engine actors start at once; 0: off
+    warm_workers: int = 8  # idle Ray workers kept per node (≤ max_concurrent_engines) for fast actor starts
 
 
 @dataclass
