@@ -35,7 +35,7 @@ ROUNDS = 3
 
 
 def ours(runner: EngineRunner, seed: int) -> dict[str, float]:
-    """Our client (``stream_openai`` in one aiohttp session), open loop at RATE req/s."""
+    """Our client (``stream_openai`` in one HTTPSession), open loop at RATE req/s."""
     assert runner.spec is not None
     tok = runner.tokenizer()
     prompts = random_prompts(tok, NUM, INPUT_LEN, np.random.default_rng(seed))
