@@ -118,6 +118,8 @@ def run_sweep(cfg: ExperimentConfig, trials: list[Trial], console: Console) -> i
     uploader = Uploader(store, lambda msg: console.print(f"[yellow]warning[/] {msg}", highlight=False))
     cluster = RayCluster(cfg.ray, cfg.resources)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # Ctrl-C even when started with SIGINT ignored (a background job of a script inherits that)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if cfg.tracking.enabled:
             try:
@@ -154,6 +156,7 @@ def run_sweep(cfg: ExperimentConfig, trials: list[Trial], console: Console) -> i
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         cluster.close()
         if server is not None and not cfg.tracking.keep_server:
             server.stop()

@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     server = MLflowServer(root / "mlflow", args.host, args.port)
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    # Ctrl-C even when started with SIGINT ignored (a background job of a script inherits that)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         url = server.start(args.startup_timeout)
         print(f"MLflow UI: {url}  (results: {root}; Ctrl-C to stop)", flush=True)
@@ -52,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         server.stop()
 
 

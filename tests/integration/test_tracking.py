@@ -236,8 +236,13 @@ def test_comparison_frame_is_the_same_from_store_and_mlflow(mlflow_server, resul
     assert failed["failure_reason"].tolist() == ["engine_crash"]
 
 
-def test_ui_serves_a_results_dir_until_ctrl_c(results_dir: Path) -> None:
+@pytest.mark.parametrize("sigint_ignored", [False, True], ids=["plain", "sigint-ignored-at-start"])
+def test_ui_serves_a_results_dir_until_ctrl_c(results_dir: Path, sigint_ignored: bool) -> None:
+    """Ctrl-C stops it, also when started with SIGINT ignored (a background job of a script)."""
     import urllib.request
+
+    def ignore_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     store, _ = write_sweep(results_dir, "t-ui", ["engine.tp=[1]"])
     (results_dir / "mlflow").mkdir()
@@ -247,6 +252,7 @@ def test_ui_serves_a_results_dir_until_ctrl_c(results_dir: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=ignore_sigint if sigint_ignored else None,
     )
     try:
         assert proc.stdout is not None

@@ -1,0 +1,65 @@
+"""The floor of greedy list scheduling on the makespan benchmark's grid (a simulation, no Ray).
+
+The scheduler starts, whenever GPUs free up, the first instance in its order that fits
+(``capacity.pick_next``). This replays that policy on one 8-GPU node for the benchmark's grid
+(TP {1,2,4,8} × {10,20,30} s): the TP8 instances run alone, so it tries every order of the nine
+others and prints the best makespan / lower bound next to the scheduler's own orders (config order;
+longest first within largest TP first), all with ``--overhead`` seconds per instance.
+
+    python benchmarks/schedule_floor.py [--overhead 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import itertools
+from collections.abc import Sequence
+
+from orchestrator.capacity import Capacity, launch_order, pick_next
+from orchestrator.placement import NodeSpec, PlacementPlan, plan_for
+
+NODE = NodeSpec(8, 64)
+
+
+def simulate(
+    plans: Sequence[PlacementPlan], costs: Sequence[float], order: Sequence[int], overhead: float
+) -> float:
+    """Makespan of first-fit list scheduling of ``order`` on one node."""
+    free = Capacity({"n": float(NODE.gpus)}, {"n": float(NODE.cpus)})
+    pending, now = list(order), 0.0
+    running: list[tuple[float, int, list[str]]] = []  # (end, instance, nodes)
+    while pending or running:
+        while pending and (k := pick_next([plans[i] for i in pending], free)) is not None:
+            i = pending.pop(k)
+            nodes = free.fit(plans[i]) or []
+            free.take(plans[i], nodes)
+            heapq.heappush(running, (now + costs[i] + overhead, i, nodes))
+        now, i, nodes = heapq.heappop(running)
+        free.release(plans[i], nodes)
+    return now
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--overhead", type=float, default=0.0, help="seconds added to every instance")
+    args = parser.parse_args()
+    grid = [(tp, d) for tp in (8, 4, 2, 1) for d in (10.0, 20.0, 30.0)]
+    plans = [plan_for(tp, 1, [NODE]) for tp, _ in grid]
+    costs = [d for _, d in grid]
+    lower = max(sum(tp * d for tp, d in grid) / NODE.gpus, max(costs))
+    tps = [tp for tp, _ in grid]
+    config = launch_order(tps, [None] * len(grid))
+    longest = launch_order(tps, costs)
+    tp8 = [i for i in longest if tps[i] == 8]
+    rest = [i for i in range(len(grid)) if tps[i] != 8]
+    best = min(simulate(plans, costs, tp8 + list(p), args.overhead) for p in itertools.permutations(rest))
+    print(f"config order {simulate(plans, costs, config, args.overhead) / lower:.3f}")
+    print(
+        f"longest first within largest TP first {simulate(plans, costs, longest, args.overhead) / lower:.3f}"
+    )
+    print(f"best of all {len(rest)}! orders {best / lower:.3f}")
+
+
+if __name__ == "__main__":
+    main()
