@@ -20,7 +20,6 @@ class ResponseParser:
 
     def __init__(self) -> None:
         self.status: int | None = None
-        self.reason = ""
         self.headers: dict[str, str] = {}
         self.complete = False
         self.keep_alive = False
@@ -135,7 +134,7 @@ class ResponseParser:
             headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
         if 100 <= status < 200:  # interim response (100 Continue): the real one follows
             return True
-        self.status, self.reason, self.headers = status, parts[2] if len(parts) > 2 else "", headers
+        self.status, self.headers = status, headers
         connection = headers.get("connection", "").lower()
         self.keep_alive = (parts[0] == "HTTP/1.1" and "close" not in connection) or "keep-alive" in connection
         if status in (204, 304):

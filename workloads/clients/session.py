@@ -2,10 +2,10 @@
 
 ``open_session`` makes the one :class:`HTTPSession` of a run: keep-alive HTTP/1.1 connections on
 asyncio protocols, at most ``max_in_flight`` requests at once, no per-request client objects. Its
-timing is taken where the bytes move, not where a coroutine wakes up: ``sent_ns`` right after the
-request was written to the socket, and every body piece is stamped when the event loop delivered
-it (``data_received``) and handed to the caller's sink in that same callback. ``run_sync`` runs a
-coroutine on uvloop when it is installed.
+timing is taken where the bytes move, not where a coroutine wakes up: ``sent_ns`` is read right
+before the request is written to the socket, and every body piece is stamped when the event loop
+delivers it (``data_received``), then parsed and handed to the caller's sink on the loop's next
+pass, without waking a coroutine. ``run_sync`` runs a coroutine on uvloop when it is installed.
 """
 
 from __future__ import annotations

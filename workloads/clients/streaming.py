@@ -3,9 +3,9 @@
 A client supplies the body and an :class:`Accumulator` that folds its SSE events (OpenAI chunks,
 TGI token events); :func:`stream_request` does the rest and returns a
 :class:`~workloads.records.RequestRecord` whatever happens. Only ``asyncio.CancelledError``
-propagates. ``sent_ns`` is right after the request was written to the socket and each event is
-stamped when its bytes were delivered by the event loop (:mod:`workloads.clients.session`); the
-events are parsed in that same callback, so a busy loop does not delay a token's timestamp.
+propagates. ``sent_ns`` is read right before the request is written to the socket and each event
+carries the time its bytes were delivered by the event loop (:mod:`workloads.clients.session`), so
+the time spent parsing earlier events does not delay a token's timestamp.
 """
 
 from __future__ import annotations
