@@ -30,6 +30,13 @@ class PlacementPlan:
     def gpus(self) -> int:
         return int(sum(b.get("GPU", 0) for b in self.bundles))
 
+    def gpus_by_node(self, nodes: Sequence[str]) -> dict[str, float]:
+        """GPUs this plan takes on each node, its bundles placed on ``nodes`` (same order)."""
+        need: dict[str, float] = {}
+        for bundle, node in zip(self.bundles, nodes, strict=True):
+            need[node] = need.get(node, 0.0) + bundle.get("GPU", 0.0)
+        return need
+
 
 def plan_for(tp: int, cpus: int, nodes: Sequence[NodeSpec]) -> PlacementPlan:
     """Bundles for one engine instance of ``tp`` GPUs on a cluster of ``nodes``."""

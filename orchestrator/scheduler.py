@@ -40,6 +40,7 @@ from orchestrator.trial import FailureReason, Trial, TrialResult
 from orchestrator.warm_pool import WarmPool
 
 OnResult = Callable[[Trial, TrialResult], None]
+RECENT_REMOVAL_S = 2.0  # a group placed this soon after a removal first waits for Ray's free GPUs
 
 
 @dataclass
@@ -136,11 +137,8 @@ class Scheduler:
         # Ask Ray for the node the capacity model chose, so that its picture stays true; otherwise
         # Ray may spread small groups and leave a large one pending on a node the model thought free.
         target = guess[0] if guess and inst.plan.strategy == "STRICT_PACK" else None
-        if guess and time.time() - self._released_at < 2.0:
-            need: dict[str, float] = {}
-            for bundle, node in zip(inst.plan.bundles, guess, strict=True):
-                need[node] = need.get(node, 0.0) + bundle.get("GPU", 0.0)
-            wait_free(need)
+        if guess and time.time() - self._released_at < RECENT_REMOVAL_S:
+            wait_free(inst.plan.gpus_by_node(guess))
         inst.pg = placement_group(
             list(inst.plan.bundles), strategy=inst.plan.strategy, name=name, _soft_target_node_id=target
         )

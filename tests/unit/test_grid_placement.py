@@ -72,3 +72,9 @@ def test_infeasible(tp: int, nodes: list[NodeSpec]) -> None:
 
 def test_largest_first() -> None:
     assert largest_first([1, 8, 2, 4]) == [8, 4, 2, 1]
+
+
+def test_plan_gpus_by_node_sums_the_bundles_on_each_node() -> None:
+    nodes = [NodeSpec(8, 64), NodeSpec(8, 64)]
+    assert plan_for(4, 2, nodes).gpus_by_node(["a"]) == {"a": 4.0}
+    assert plan_for(16, 2, nodes).gpus_by_node(["a", "b"]) == {"a": 8.0, "b": 8.0}

@@ -107,12 +107,12 @@ async def stream_request(
     clock: Callable[[], int],
     input_tokens: int,
     end_marker: str = "[DONE]",
-    error_head: Callable[[int, bytes], str] = error_head,
+    describe_error: Callable[[int, bytes], str] = error_head,
 ) -> RequestRecord:
     """POST ``body`` as JSON to ``url``, feed the SSE stream to ``acc`` and record the request.
 
     ``timeout_s`` bounds the whole request (connect to the final event). Errors: "connect" (no
-    connection / dropped before the response), "http" (non-200, message from ``error_head``),
+    connection / dropped before the response), "http" (non-200, message from ``describe_error``),
     "timeout", "truncated" (stream ended or dropped before ``end_marker``), "protocol" (malformed
     data); ``acc`` may raise any kind. Output tokens: the stream's count, else ``count_tokens`` on
     the text, else -1; input tokens: the stream's count, else ``input_tokens``.
@@ -126,7 +126,7 @@ async def stream_request(
         async with asyncio.timeout(timeout_s):
             await session.post(url, data, sink, stamp)
         if sink.status != 200:
-            failure = StreamFailure("http", error_head(sink.status or 0, sink.head))
+            failure = StreamFailure("http", describe_error(sink.status or 0, sink.head))
         elif not acc.done:
             sink.finish(clock(), end_marker)
     except StreamFailure as exc:

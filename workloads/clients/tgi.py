@@ -21,7 +21,7 @@ from typing import Any
 
 from workloads.clients.session import HTTPSession
 from workloads.clients.sse import SSEEvent
-from workloads.clients.streaming import ERROR_HEAD_CHARS, StreamFailure, stream_request
+from workloads.clients.streaming import ERROR_HEAD_CHARS, StreamFailure, error_head, stream_request
 from workloads.records import UNKNOWN_TOKENS, RequestRecord
 
 
@@ -98,14 +98,14 @@ class _TGIAccumulator:
 
 
 def _error_head(status: int, head: bytes) -> str:
-    text = head.decode("utf-8", errors="replace")
+    """TGI's JSON error as ``HTTP <status>: <error_type>: <error>``; any other body as it is."""
     try:
-        obj = json.loads(text)
+        obj = json.loads(head.decode("utf-8", errors="replace"))
     except ValueError:
-        return f"HTTP {status}: {text}"[:ERROR_HEAD_CHARS]  # not JSON: the raw head
+        return error_head(status, head)
     if isinstance(obj, dict) and "error" in obj:
-        text = f"{obj.get('error_type', '?')}: {obj['error']}"
-    return f"HTTP {status}: {text}"[:ERROR_HEAD_CHARS]
+        return error_head(status, f"{obj.get('error_type', '?')}: {obj['error']}".encode())
+    return error_head(status, head)
 
 
 async def stream_tgi(
@@ -140,5 +140,5 @@ async def stream_tgi(
         clock=clock,
         input_tokens=input_tokens,
         end_marker="the final event (generated_text)",
-        error_head=_error_head,
+        describe_error=_error_head,
     )
