@@ -27,6 +27,7 @@ from orchestrator.capacity import Capacity, launch_order, pick_next
 from orchestrator.placement import NodeSpec, PlacementPlan, plan_for
 
 NODE = NodeSpec(8, 64)
+GRID = [(tp, d) for tp in (8, 4, 2, 1) for d in (10.0, 20.0, 30.0)]  # (TP, seconds), config order
 
 
 def integral_bound(gpu_seconds: float, gpus: int, unit_s: float) -> float:
@@ -57,10 +58,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--overhead", type=float, default=0.0, help="seconds added to every instance")
     args = parser.parse_args()
-    grid = [(tp, d) for tp in (8, 4, 2, 1) for d in (10.0, 20.0, 30.0)]
+    grid = GRID
     plans = [plan_for(tp, 1, [NODE]) for tp, _ in grid]
     costs = [d for _, d in grid]
-    lower = max(sum(tp * d for tp, d in grid) / NODE.gpus, max(costs))
+    gpu_seconds = sum(tp * d for tp, d in grid)
+    lower = max(gpu_seconds / NODE.gpus, max(costs))
     tps = [tp for tp, _ in grid]
     config = launch_order(tps, [None] * len(grid))
     longest = launch_order(tps, costs)
@@ -72,7 +74,7 @@ def main() -> None:
         f"longest first within largest TP first {simulate(plans, costs, longest, args.overhead) / lower:.3f}"
     )
     print(f"best of all {len(rest)}! orders {best / lower:.3f}")
-    possible = integral_bound(sum(tp * d for tp, d in grid), NODE.gpus, 10.0)
+    possible = integral_bound(gpu_seconds, NODE.gpus, 10.0)
     print(f"best possible schedule (durations are multiples of 10 s) {possible / lower:.3f}")
 
 

@@ -118,5 +118,6 @@ def test_ttft_tpot_medians_agree_with_vllm_bench_serve(tmp_path: Path) -> None:
                 break
     finally:
         runner.stop()
-    print(f"rounds {len(mine)}: ours {medians(mine)}, vllm bench {medians(vllm)}")
-    assert agree(medians(mine), medians(vllm)), (medians(mine), medians(vllm), len(mine))
+    pooled = medians(mine), medians(vllm)
+    print(f"rounds {len(mine)}: ours {pooled[0]}, vllm bench {pooled[1]}")
+    assert agree(*pooled), (*pooled, len(mine))

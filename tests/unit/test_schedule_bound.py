@@ -1,6 +1,7 @@
 """The best possible makespan when durations are multiples of a unit (benchmarks.schedule_floor)."""
 
-from benchmarks.schedule_floor import NODE, integral_bound, simulate
+from benchmarks.schedule_floor import GRID, NODE, integral_bound, simulate
+from orchestrator.capacity import launch_order
 from orchestrator.placement import plan_for
 
 
@@ -11,7 +12,9 @@ def test_bound_rounds_the_busiest_gpu_up_to_a_whole_unit() -> None:
 
 
 def test_longest_first_reaches_the_bound_on_the_benchmark_grid() -> None:
-    grid = [(tp, d) for tp in (8, 4, 2, 1) for d in (30.0, 20.0, 10.0)]
-    plans = [plan_for(tp, 1, [NODE]) for tp, _ in grid]
-    makespan = simulate(plans, [d for _, d in grid], list(range(len(grid))), overhead=0.0)
-    assert makespan == integral_bound(sum(tp * d for tp, d in grid), NODE.gpus, 10.0)
+    """The scheduler's known-duration order (``launch_order``) is the best possible schedule."""
+    plans = [plan_for(tp, 1, [NODE]) for tp, _ in GRID]
+    costs = [d for _, d in GRID]
+    order = launch_order([tp for tp, _ in GRID], costs)
+    makespan = simulate(plans, costs, order, overhead=0.0)
+    assert makespan == integral_bound(sum(tp * d for tp, d in GRID), NODE.gpus, 10.0)
