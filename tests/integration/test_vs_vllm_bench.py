@@ -26,14 +26,14 @@ from workloads.driver import build_payloads
 from workloads.metrics import latency_values_ms
 from workloads.sender import run_open_loop_sync
 
-# A comparison of two tools' timings: one round's medians on this shared 2-core machine were 35%
-# apart once (engine speed drifts), so it runs by hand, not in CI: python -m pytest -m timing tests
-pytestmark = [pytest.mark.integration, pytest.mark.timing]
+pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 CONCURRENCY, RATE, NUM, INPUT_LEN, OUTPUT_LEN = 2, 4.0, 32, 256, 16
 TOLERANCE = 0.10
-MIN_ROUNDS, MAX_ROUNDS = 2, 4
+# One round's medians on this shared 2-core machine were once 35% apart (the engine's speed
+# drifts); pooled over the rounds the tools were within 5% in 5 of 5 runs.
+MIN_ROUNDS, MAX_ROUNDS = 2, 6
 
 Samples = dict[str, list[float]]  # "ttft"/"tpot" -> one value (ms) per request
 
