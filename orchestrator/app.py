@@ -27,6 +27,7 @@ from orchestrator.results import ResultsStore
 from orchestrator.sync import Uploader
 from orchestrator.tracking import MLflowServer
 from orchestrator.trial import Status, Trial, TrialResult
+from workloads.validity import flags_text
 
 USAGE = """usage: python -m orchestrator [+exp=<preset>] [key=value ...] [--dry-run]
 
@@ -134,7 +135,13 @@ def run_sweep(cfg: ExperimentConfig, trials: list[Trial], console: Console) -> i
         def on_result(trial: Trial, result: TrialResult) -> None:
             store.write(trial, result)
             status = "[green]DONE[/]" if result.status == Status.DONE else f"[red]FAILED({result.reason})[/]"
-            console.print(f"{status} {trial.name} {trial.trial_id} {result.message}", highlight=False)
+            if result.flags and result.status == Status.DONE:
+                status = f"[yellow]DONE*[/] flags: {flags_text(result.flags)};"
+                notes = "; ".join(f.reason for f in result.flags)
+                result_message = f"{result.message} {notes}".strip()
+            else:
+                result_message = result.message
+            console.print(f"{status} {trial.name} {trial.trial_id} {result_message}", highlight=False)
             uploader.upload(trial.trial_id)  # never raises: MLflow down → marked not uploaded, warned once
 
         if todo:

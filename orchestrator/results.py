@@ -23,6 +23,7 @@ import yaml
 
 from orchestrator.redact import Redactor
 from orchestrator.trial import FailureReason, Status, Trial, TrialResult
+from workloads.validity import Flag
 
 UPLOAD_MARKER = "upload.json"
 
@@ -77,6 +78,7 @@ class ResultsStore:
                 "message": redact.text(result.message),
                 "metrics": result.metrics,
                 "steps": result.steps,
+                "flags": [redact.obj(f.to_dict()) for f in result.flags],
                 "engine_info": redact.obj(result.engine_info),
                 "started_at": result.started_at,
                 "ended_at": result.ended_at,
@@ -138,6 +140,7 @@ def result_from_dict(d: dict[str, Any]) -> TrialResult:
         message=d.get("message", ""),
         metrics=d.get("metrics", {}),
         steps=d.get("steps", []),
+        flags=[Flag.from_dict(f) for f in d.get("flags", [])],
         engine_info=d.get("engine_info", {}),
         started_at=d.get("started_at", 0.0),
         ended_at=d.get("ended_at", 0.0),

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from workloads.validity import flags_text
+
 MAX_PARAM_LEN = 500
 ARTIFACTS = ("config.yaml", "result.json", "requests.parquet", "engine.log")
 REPORT_DIR = "report"
@@ -46,6 +48,10 @@ def numeric_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
 def trial_metrics(result: Mapping[str, Any]) -> dict[str, float]:
     """The summary metrics of a stored trial (plus the engine start-up time when known)."""
     metrics = numeric_metrics(result.get("metrics") or {})
+    flags = result.get("flags") or []
+    if flags:  # a clean trial logs none; a failed one logs only these
+        metrics["num_flags"] = float(len(flags))
+        metrics.update({f"flag_{f['kind']}": 1.0 for f in flags})
     startup = (result.get("engine_info") or {}).get("startup_s")
     if isinstance(startup, int | float) and math.isfinite(float(startup)):
         metrics["engine_startup_s"] = float(startup)
@@ -93,6 +99,9 @@ def trial_tags(
         "ended_at": repr(float(result.get("ended_at") or 0.0)),
     }
     tags.update({f"host.{k}": str(host[k]) for k in HOST_KEYS if k in host})
+    flags = result.get("flags") or []
+    tags["flags"] = flags_text(flags)  # '' = a clean run; else the validity checks it failed
+    tags.update({f"flag.{f['kind']}": str(f.get("reason", ""))[:MAX_PARAM_LEN] for f in flags})
     if result.get("steps"):
         tags["steps_x"] = "offered_rate"
     return tags

@@ -22,7 +22,9 @@ from orchestrator.batch import run_batch_trial
 from orchestrator.config.schema import EngineConfig, ModelConfig
 from orchestrator.provenance import node_info
 from orchestrator.trial import FailureReason, Status, Trial, TrialResult, WorkloadPoint
+from workloads.checks import check_point
 from workloads.spec import LoadSpec
+from workloads.validity import Flag, FlagKind, failing
 
 MAX_LOG_BYTES = 2_000_000
 
@@ -148,10 +150,18 @@ class EngineRunner:
             result.status = Status.FAILED
             result.reason = FailureReason(classify_failure(text, self.process.returncode))
             result.message = "engine died during the workload"
-        elif not metrics.get("valid", True):
-            result.status = Status.FAILED
-            result.reason, why = invalid_reason(metrics, trial.point)
-            result.message = outcome.message or why
+        else:
+            result.flags = check_point(spec, metrics)
+            if not metrics.get("valid", True):
+                result.status = Status.FAILED
+                result.reason, why = invalid_reason(metrics, trial.point)
+                result.message = outcome.message or why
+                if result.reason is FailureReason.CLIENT_BEHIND:
+                    result.flags.append(Flag(FlagKind.CLIENT_BEHIND, why, fails=True))
+            elif (flag := failing(result.flags)) is not None:
+                result.status = Status.FAILED
+                result.reason = FailureReason(str(flag.kind))
+                result.message = flag.reason
         result.ended_at = time.time()
         return result
 

@@ -11,6 +11,7 @@ from typing import Any
 from orchestrator.config.schema import EngineConfig, ModelConfig
 from orchestrator.engine_axes import axes_label
 from workloads.spec import label
+from workloads.validity import Flag
 
 
 class Status(enum.StrEnum):
@@ -30,6 +31,9 @@ class FailureReason(enum.StrEnum):
     CLIENT_BEHIND = "client_behind"
     NODE_LOST = "node_lost"
     INTERRUPTED = "interrupted"
+    # validity flags that fail a trial (workloads.validity.FlagKind of the same value)
+    SHORT_OUTPUTS = "short_outputs"
+    PREFIX_CACHE_HITS = "prefix_cache_hits"
 
 
 @dataclass(frozen=True)
@@ -157,3 +161,4 @@ class TrialResult:
     started_at: float = 0.0
     ended_at: float = 0.0
     steps: list[dict[str, float]] = field(default_factory=list)  # rate-sweep steps / SLA probes
+    flags: list[Flag] = field(default_factory=list)  # validity checks it failed (workloads.validity)

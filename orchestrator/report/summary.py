@@ -13,6 +13,7 @@ from orchestrator.config.schema import ExperimentConfig
 from orchestrator.placement import NodeSpec, plan_for
 from orchestrator.results import ResultsStore
 from orchestrator.trial import Trial
+from workloads.validity import flags_text
 
 SUMMARY_COLUMNS = (
     ("ttft_p50_ms", "TTFT p50 ms"),
@@ -48,17 +49,20 @@ def _fmt(v: object) -> str:
 
 def print_summary(console: Console, store: ResultsStore, trials: Sequence[Trial]) -> None:
     table = Table(title=f"sweep {store.sweep_id}")
-    for col in ("trial", "tp", "workload", "status", *(label for _, label in SUMMARY_COLUMNS)):
+    for col in ("trial", "tp", "workload", "status", "flags", *(label for _, label in SUMMARY_COLUMNS)):
         table.add_column(col)
     for t in trials:
         r = store.read(t.trial_id)
         if r is None:
-            table.add_row(t.trial_id, str(t.tp), t.label, "PENDING", *("-" for _ in SUMMARY_COLUMNS))
+            table.add_row(t.trial_id, str(t.tp), t.label, "PENDING", "", *("-" for _ in SUMMARY_COLUMNS))
             continue
         status = r["status"] if not r.get("reason") else f"{r['status']}({r['reason']})"
         if r["status"] != "DONE":  # a failed trial shows no numbers, never zeros
             cells = ["-" for _ in SUMMARY_COLUMNS]
         else:
             cells = [_fmt(r["metrics"].get(key)) for key, _ in SUMMARY_COLUMNS]
-        table.add_row(t.trial_id, str(t.tp), t.label, status, *cells)
+        flags = flags_text(r.get("flags") or [])
+        if flags and r["status"] == "DONE":
+            status = "DONE*"  # finished, but not a clean DONE: see the flags
+        table.add_row(t.trial_id, str(t.tp), t.label, status, flags, *cells)
     console.print(table)

@@ -1,0 +1,37 @@
+"""Validity flags: the vocabulary round-trips, failing flags are found, checks raise them with figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestrator.run_record import read_record
+from tests.fake_trials import make_result, write_sweep
+from workloads.checks import check_point
+from workloads.spec import LoadSpec
+from workloads.validity import Flag, FlagKind, failing, flags_text
+
+
+def test_flag_round_trip_and_text() -> None:
+    flags = [Flag(FlagKind.COALESCED_STREAM, "x"), Flag(FlagKind.SHORT_OUTPUTS, "y", fails=True)]
+    assert [Flag.from_dict(f.to_dict()) for f in flags] == flags
+    assert failing(flags) == flags[1] and failing(flags[:1]) is None
+    assert flags_text(flags) == "coalesced_stream,short_outputs"
+    assert flags_text([f.to_dict() for f in flags]) == "coalesced_stream,short_outputs"
+
+
+def test_coalesced_stream_is_a_qualifying_flag() -> None:
+    (flag,) = check_point(LoadSpec(), {"tokens_per_event": 2.0})
+    assert flag.kind is FlagKind.COALESCED_STREAM and not flag.fails and "2.00" in flag.reason
+    assert check_point(LoadSpec(), {"tokens_per_event": 1.0}) == []
+
+
+def test_flags_reach_the_mlflow_record(tmp_path: Path) -> None:
+    store, trials = write_sweep(tmp_path, "s1", ["engine.tp=[1]", "workload.concurrency=[1]"])
+    result = make_result(trials[0])
+    result.flags = [Flag(FlagKind.PREFIX_CACHE_HITS, "12% of prompt tokens from the cache")]
+    store.write(trials[0], result)
+    rec = read_record(store.trial_dir(trials[0].trial_id))
+    assert rec.tags["flags"] == "prefix_cache_hits"
+    assert rec.tags["flag.prefix_cache_hits"].startswith("12%")
+    assert rec.metrics["flag_prefix_cache_hits"] == 1.0 and rec.metrics["num_flags"] == 1.0
+    assert store.read(trials[0].trial_id)["flags"][0]["kind"] == "prefix_cache_hits"
