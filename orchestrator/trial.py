@@ -110,7 +110,7 @@ def engine_instance(engine: EngineConfig, model: ModelConfig, tp: int) -> dict[s
     """The resolved config of one engine instance (the unit of reuse across workload points)."""
     eng = asdict(engine)
     eng["tp"] = tp
-    for volatile in ("reuse", "startup_timeout_s", "sweep"):
+    for volatile in ("reuse", "startup_timeout_s", "sweep", "reference_version"):
         eng.pop(volatile, None)
     for section in ENGINE_SECTIONS:  # another engine's option group does not change this one's id
         if eng["name"] != section:

@@ -95,6 +95,9 @@ class EngineConfig:
     tokenizer: str | None = None
     download_dir: str | None = None
     kv_cache_dtype: str | None = None
+    # the engine version the reproduced seed measured with (presets set it); the report says when
+    # the running engine's version differs. Informational: not part of the trial id.
+    reference_version: str | None = None
     tgi: TGIConfig = field(default_factory=TGIConfig)
     flexgen: FlexGenConfig = field(default_factory=FlexGenConfig)
     # engine-option sweep axes: dotted path under engine → values, e.g. {flexgen.num_gpu_batches: [4, 8]}
