@@ -10,11 +10,22 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from engines.base import AnyEngine, BatchEngine, BatchSpec, Engine, LaunchSpec, get_engine, is_batch
+from engines.base import (
+    AnyEngine,
+    BatchEngine,
+    BatchSpec,
+    Engine,
+    LaunchSpec,
+    get_engine,
+    http_get,
+    is_batch,
+)
+from engines.liveness import EngineWatch
 from engines.process import ManagedProcess, classify_failure, free_port, tail
 from engines.telemetry import PointTelemetry
 from engines.tiny_model import ensure_tiny_model
@@ -23,10 +34,12 @@ from orchestrator.config.schema import EngineConfig, ModelConfig
 from orchestrator.provenance import node_info
 from orchestrator.trial import FailureReason, Status, Trial, TrialResult, WorkloadPoint
 from workloads.checks import check_point
+from workloads.records import RequestRecord
 from workloads.spec import LoadSpec
 from workloads.validity import Flag, FlagKind, failing
 
 MAX_LOG_BYTES = 2_000_000
+HEALTH_TIMEOUT_S = 10.0  # a busy engine on a small machine may answer /health slowly; a hung one never
 
 
 def resolve_model_path(model: ModelConfig) -> str:
@@ -122,6 +135,8 @@ class EngineRunner:
 
         started = time.time()
         assert self.spec is not None and self.process is not None
+        if not self.process.alive():  # died between points: never send to a dead port
+            return self._engine_gone(trial, started, "the engine process exited before this point")
         spec = LoadSpec.of(trial.point)
         client_api = getattr(self._server(), "client_api", None)
         if client_api:  # TGI: its native /generate_stream
@@ -129,11 +144,18 @@ class EngineRunner:
         url = self._server().completions_url(self.spec, trial.point.api)
         gpus = self.spec.gpu_ids if self.device == "gpu" else ()
         telemetry = PointTelemetry(self._server().metrics_url(self.spec), gpus)
+        health_url = f"{self.spec.base_url}/health"
+        watch = EngineWatch(self.process, lambda: http_get(health_url, HEALTH_TIMEOUT_S)[0] == 200)
         telemetry.start()  # engine /metrics before/during/after, NVML GPU memory
         try:
-            outcome = run_strategy(spec, Target(url, self.spec.served_name, self.tokenizer()))
+            with watch:
+                target = Target(url, self.spec.served_name, self.tokenizer(), stop=watch.stopped)
+                outcome = run_strategy(spec, target)
         finally:
             telemetry.stop()
+        if watch.stopped.is_set() or not self.process.alive():
+            why = watch.why or "the engine process exited during this point"
+            return self._engine_gone(trial, started, why, outcome.records)
         metrics = {**outcome.metrics, **telemetry.metrics()}
         result = TrialResult(
             trial_id=trial.trial_id,
@@ -145,25 +167,46 @@ class EngineRunner:
             steps=outcome.steps,
             message=outcome.message,
         )
-        if not self.process.alive():
-            text = tail(self.log_path, 400)
+        result.flags = check_point(spec, metrics)
+        if not metrics.get("valid", True):
             result.status = Status.FAILED
-            result.reason = FailureReason(classify_failure(text, self.process.returncode))
-            result.message = "engine died during the workload"
-        else:
-            result.flags = check_point(spec, metrics)
-            if not metrics.get("valid", True):
-                result.status = Status.FAILED
-                result.reason, why = invalid_reason(metrics, trial.point)
-                result.message = outcome.message or why
-                if result.reason is FailureReason.CLIENT_BEHIND:
-                    result.flags.append(Flag(FlagKind.CLIENT_BEHIND, why, fails=True))
-            elif (flag := failing(result.flags)) is not None:
-                result.status = Status.FAILED
-                result.reason = FailureReason(str(flag.kind))
-                result.message = flag.reason
+            result.reason, why = invalid_reason(metrics, trial.point)
+            result.message = outcome.message or why
+            if result.reason is FailureReason.CLIENT_BEHIND:
+                result.flags.append(Flag(FlagKind.CLIENT_BEHIND, why, fails=True))
+        elif (flag := failing(result.flags)) is not None:
+            result.status = Status.FAILED
+            result.reason = FailureReason(str(flag.kind))
+            result.message = flag.reason
         result.ended_at = time.time()
         return result
+
+    def _engine_gone(
+        self, trial: Trial, started: float, why: str, records: Sequence[RequestRecord] = ()
+    ) -> TrialResult:
+        """FAILED(engine_crash or oom) with the exit status and log tail; the records are kept, no
+        metrics (never numbers from a dead engine). The ``engine_exited`` flag tells the scheduler
+        to run the instance's remaining points on a fresh engine."""
+        assert self.process is not None
+        self.process.stop()  # whatever is left of the group (ranks, shards)
+        code = self.process.returncode
+        text = tail(self.log_path, 400)
+        message = f"{why}; exit code {code}" if "exit code" not in why else why
+        last = tail(self.log_path, 1).strip()
+        if last:
+            message += f"; last log line: {last[:200]}"
+        return TrialResult(
+            trial_id=trial.trial_id,
+            status=Status.FAILED,
+            reason=FailureReason(classify_failure(text, code)),
+            message=message,
+            records=[r.to_dict() for r in records],
+            engine_info={**self.info, "exit_code": code},
+            engine_log=self.log_text(),
+            started_at=started,
+            ended_at=time.time(),
+            flags=[Flag(FlagKind.ENGINE_EXITED, message, fails=True)],
+        )
 
     def stop(self) -> None:
         if self.process is not None:

@@ -38,6 +38,7 @@ from orchestrator.ray_view import alive_nodes, wait_free
 from orchestrator.runner import failed_result
 from orchestrator.trial import FailureReason, Trial, TrialResult
 from orchestrator.warm_pool import WarmPool
+from workloads.validity import FlagKind
 
 OnResult = Callable[[Trial, TrialResult], None]
 RECENT_REMOVAL_S = 2.0  # a group placed this soon after a removal first waits for Ray's free GPUs
@@ -172,7 +173,10 @@ class Scheduler:
             assert inst.current is not None
             value.engine_info = {**inst.info, **value.engine_info, "attempt": inst.attempt}
             self.on_result(inst.current, value)
-            self._next_point(inst)
+            if engine_exited(value) and inst.queue:
+                self._fresh_engine(inst, value)
+            else:
+                self._next_point(inst)
         else:
             self._hand_over_or_release(inst)
         return None
@@ -222,6 +226,28 @@ class Scheduler:
         if self._pending:  # each actor took a warm worker on its node: start the next one now
             for node in nodes:
                 self.pool.refill(node)
+
+    def _fresh_engine(self, inst: Instance, last: TrialResult) -> None:
+        """The engine died during (or before) a point: its remaining points run on a freshly started
+        engine on the same GPUs (``ray.max_retries`` times per instance), else they are FAILED."""
+        if inst.attempt >= self.cfg.ray.max_retries:
+            message = (
+                f"not run: the engine died in trial {last.trial_id} ({last.message.split(';')[0]}) and "
+                f"ray.max_retries={self.cfg.ray.max_retries} restarts are used up"
+            )
+            for t in inst.queue:
+                self.on_result(t, failed_result(t, _Failure(message, FailureReason.ENGINE_CRASH.value)))
+            inst.queue.clear()
+            self._next_point(inst)  # → stopping
+            return
+        inst.attempt += 1
+        inst.current = None
+        inst.stage = "starting"
+        first = inst.queue[0]
+        work_dir = str(Path(self.work_root) / f"{first.group_id}-{inst.attempt}")
+        self._active[inst.actor.restart.remote(first, self.cfg.resources.device, work_dir, inst.holders)] = (
+            inst
+        )
 
     def _next_point(self, inst: Instance) -> None:
         if inst.queue:
@@ -285,6 +311,11 @@ class Scheduler:
                     inst.current, failed_result(inst.current, _Failure("interrupted", "interrupted"))
                 )
             self._release(inst)
+
+
+def engine_exited(result: TrialResult) -> bool:
+    """True when the trial's engine died under it (the runner's ``engine_exited`` flag)."""
+    return any(f.kind is FlagKind.ENGINE_EXITED for f in result.flags)
 
 
 class _Failure(Exception):

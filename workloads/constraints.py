@@ -8,11 +8,18 @@ which :func:`workloads.metrics.summarize` excludes on its own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from workloads.records import RequestRecord
 
 MIN_FOR_ERROR_RATE = 10
 """Finished requests needed before ``abort_error_rate`` may stop a run (one early error is noise)."""
+
+
+class StopSignal(Protocol):
+    """Set from outside the run (e.g. the engine died); read before every send, so it must be cheap."""
+
+    def is_set(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -22,12 +29,18 @@ class Constraints:
     ``max_requests``: requests to send (warmups included). ``duration_s``: stop sending this long
     after the first send. ``max_errors``: stop once this many requests failed. ``abort_error_rate``:
     stop once failed / finished exceeds it (after :data:`MIN_FOR_ERROR_RATE` finished).
+    ``stop``: an outside signal (the engine died, :class:`engines.liveness.EngineWatch`); once set,
+    nothing more is sent and the reason is ``engine_stopped``.
     """
 
     max_requests: int | None = None
     duration_s: float | None = None
     max_errors: int | None = None
     abort_error_rate: float | None = None
+    stop: StopSignal | None = None
+
+
+ENGINE_STOPPED = "engine_stopped"
 
 
 @dataclass
@@ -55,7 +68,9 @@ class StopTracker:
         lim = self.limits
         if self.reason:
             return self.reason
-        if lim.max_requests is not None and self.sent >= lim.max_requests:
+        if lim.stop is not None and lim.stop.is_set():
+            self.reason = ENGINE_STOPPED
+        elif lim.max_requests is not None and self.sent >= lim.max_requests:
             self.reason = "max_requests"
         elif (
             lim.duration_s is not None

@@ -17,6 +17,9 @@ from workloads.constraints import StopTracker
 from workloads.datasets import Prompt
 from workloads.records import UNKNOWN_TOKENS, RequestRecord
 
+CONNECT_BACKOFF_S = 0.5
+"""A worker's pause after a refused connection, when the run has a stop signal (an engine watch)."""
+
 
 def build_payloads(
     model: str,
@@ -107,6 +110,10 @@ async def run_concurrency(
             results[i] = rec
             if tracker is not None:
                 tracker.on_record(rec)
+                if rec.error_kind == "connect" and tracker.limits.stop is not None:
+                    # refused: the engine may just have died; give its watch time to say so
+                    # rather than fail the rest of the list against a dead port in milliseconds
+                    await asyncio.sleep(CONNECT_BACKOFF_S)
 
     async with open_session(concurrency) as session, asyncio.TaskGroup() as group:
         for _ in range(min(concurrency, len(payloads))):

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from workloads.clients.session import HTTPSession, open_session, run_sync
+from workloads.constraints import StopSignal
 from workloads.records import RequestRecord
 from workloads.sender import run_open_loop
 
@@ -116,8 +117,11 @@ async def run_static_batch(
     input_tokens: int = -1,
     count_tokens: Callable[[str], int] | None = None,
     clock: Callable[[], int] = time.perf_counter_ns,
+    stop: StopSignal | None = None,
 ) -> tuple[list[RequestRecord], list[BatchRun | None]]:
     """``warmups`` then ``runs`` runs of ``batch_size`` copies of ``payload`` sent at once.
+
+    Once ``stop`` is set (the engine is gone) no further run starts.
 
     Returns every record (warmup runs marked warmup; ``step`` = run, ``request_id`` = run × B + i) and the
     measured runs' :class:`BatchRun` (None for a run with an error).
@@ -149,6 +153,8 @@ async def run_static_batch(
 
     async with open_session(batch_size) as session:
         for run in range(warmups + runs):
+            if stop is not None and stop.is_set():
+                break
             warm = run < warmups
             batch = await one_run(session, run, warm)
             records.extend(batch)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from workloads.arrivals import arrival_offsets
-from workloads.constraints import Constraints, StopTracker
+from workloads.constraints import Constraints, StopSignal, StopTracker
 from workloads.datasets import Prompt, random_prompts, shared_prefix_prompts
 from workloads.driver import build_payloads, run_concurrency_sync
 from workloads.metrics import Summary, summarize
@@ -49,11 +49,13 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Target:
-    """Where to send: the engine's endpoint URL, its served model name and tokenizer."""
+    """Where to send: the engine's endpoint URL, its served model name and tokenizer; ``stop`` is
+    set from outside when the engine is gone (nothing more is sent)."""
 
     url: str
     served_name: str
     tokenizer: Any
+    stop: StopSignal | None = None
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -69,9 +71,12 @@ def make_prompts(spec: LoadSpec, tokenizer: Any, n: int, rng: np.random.Generato
     return random_prompts(tokenizer, n, spec.input_len, rng)
 
 
-def constraints(spec: LoadSpec) -> Constraints:
+def constraints(spec: LoadSpec, stop: StopSignal | None = None) -> Constraints:
     return Constraints(
-        duration_s=spec.duration_s, max_errors=spec.max_errors, abort_error_rate=spec.abort_error_rate
+        duration_s=spec.duration_s,
+        max_errors=spec.max_errors,
+        abort_error_rate=spec.abort_error_rate,
+        stop=stop,
     )
 
 
@@ -102,7 +107,7 @@ class _Run:
     def open_loop(self, kind: str, rate: float, id_offset: int = 0) -> tuple[list[RequestRecord], str]:
         rng = np.random.default_rng([self.spec.seed, ARRIVAL_SEED_SALT])
         offsets = arrival_offsets(kind, len(self.payloads), rate, rng, self.spec.burstiness)
-        tracker = StopTracker(constraints(self.spec))
+        tracker = StopTracker(constraints(self.spec, self.target.stop))
         records = run_open_loop_sync(
             self.target.url,
             self.payloads,
@@ -129,7 +134,7 @@ class _Run:
 
 
 def _concurrency(run: _Run) -> Outcome:
-    tracker = StopTracker(constraints(run.spec))
+    tracker = StopTracker(constraints(run.spec, run.target.stop))
     records = run_concurrency_sync(
         run.target.url,
         run.payloads,
@@ -231,6 +236,7 @@ def _static_batch(run: _Run) -> Outcome:
         api=spec.api,
         input_tokens=prompt.input_tokens,
         count_tokens=run.target.count_tokens,
+        stop=run.target.stop,
     )
     metrics = {**run.summary(records, scheduled=False), **summarize_static_batch(runs, spec.batch_size)}
     failed = int(metrics["failed_runs"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from orchestrator.config.schema import ExperimentConfig
 from orchestrator.config.validate_workload import validate_workload
@@ -96,6 +97,26 @@ def validate(cfg: ExperimentConfig, engine_names: Iterable[str], nodes: Sequence
         )
     for tp in cfg.engine.tp:
         check_tp(tp, nodes)
+    if cfg.ray.address is None:  # a local cluster: the driver sees the disk the engines read
+        check_local_path("model.path", cfg.model.path)
+        if cfg.engine.tokenizer:
+            check_local_path("engine.tokenizer", cfg.engine.tokenizer)
+
+
+def looks_local(path: str) -> bool:
+    """A filesystem path rather than a hub id (``org/name``): absolute, ``./``, ``../``, ``~``,
+    or more than one ``/``."""
+    return path.startswith(("/", "./", "../", "~")) or path.count("/") > 1
+
+
+def check_local_path(field: str, path: str) -> None:
+    """A local-looking model path that does not exist fails now, not inside the engine later."""
+    if path != "tiny" and looks_local(path) and not Path(path).expanduser().exists():
+        raise ConfigError(
+            field,
+            f"local path '{path}' does not exist; give an existing model directory, a hub id "
+            "(org/name), or 'tiny' for the locally built test model",
+        )
 
 
 def _one_of(field: str, value: object, allowed: Sequence[object]) -> None:

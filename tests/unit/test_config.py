@@ -94,3 +94,13 @@ def test_hydra_leaves_no_outputs_dir(tmp_path, monkeypatch) -> None:  # type: ig
     monkeypatch.chdir(tmp_path)
     assert main(["--dry-run"]) == 0
     assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_local_model_path_is_a_config_error() -> None:
+    from orchestrator.config.validate import check_local_path, looks_local
+
+    with pytest.raises(ConfigError, match=r"model.path: local path '/nonexistent' does not exist"):
+        check_local_path("model.path", "/nonexistent")
+    assert looks_local("./m") and looks_local("a/b/c") and not looks_local("org/name")
+    check_local_path("model.path", "org/name")  # a hub id: not checked here
+    check_local_path("model.path", "tiny")
