@@ -19,6 +19,10 @@ from workloads.validity import Flag, FlagKind
 COALESCED_TOKENS_PER_EVENT = 1.05
 """Above this many output tokens per token event, TPOT/ITL are measured over coalesced steps."""
 
+PREFIX_CACHE_MAX_HIT_RATE = 0.01
+"""Above this share of the prompt tokens the engine looked up in its prefix cache
+(``engine_prefix_cache_hits / engine_prefix_cache_queries``), prefill was partly read from the cache."""
+
 Metrics = Mapping[str, Any]
 Check = Callable[[LoadSpec, Metrics], Flag | None]
 
@@ -39,7 +43,54 @@ def coalesced_stream(spec: LoadSpec, metrics: Metrics) -> Flag | None:
     )
 
 
-CHECKS: tuple[Check, ...] = (coalesced_stream,)
+def short_outputs(spec: LoadSpec, metrics: Metrics) -> Flag | None:
+    """A measured request produced fewer tokens than it asked for where exact lengths are asked for.
+
+    Exact lengths: ``static_batch`` always (the seed decodes D tokens per sequence), other
+    strategies when ``ignore_eos`` is set. It fails a static batch (its decode figures cover a
+    shrinking batch over fewer steps, not the seed's) and qualifies a serving trial (TPOT and
+    throughputs divide by the tokens produced, so they stay true, but the load is lighter than asked).
+    Reads the summary's ``num_short_outputs`` and figures (:func:`workloads.metrics.output_lengths`).
+    """
+    static = spec.name == "static_batch"
+    short = _num(metrics, "num_short_outputs")
+    if not (static or spec.ignore_eos) or not short > 0:
+        return None
+    figures = (
+        f"{short:.0f} of {_num(metrics, 'num_output_checked'):.0f} requests stopped early: "
+        f"{_num(metrics, 'min_output_tokens'):.0f}..{_num(metrics, 'max_short_output_tokens'):.0f} "
+        f"of {_num(metrics, 'requested_output_tokens'):.0f} tokens"
+    )
+    if static:
+        why = "; the batch shrank over fewer decode steps, so its decode figures are not the seed's"
+    else:
+        why = "; per-token metrics divide by the tokens produced, but the load is lighter than asked"
+    return Flag(FlagKind.SHORT_OUTPUTS, figures + why, fails=static)
+
+
+def prefix_cache_hits(spec: LoadSpec, metrics: Metrics) -> Flag | None:
+    """The engine served more than :data:`PREFIX_CACHE_MAX_HIT_RATE` of the prompt tokens from its cache.
+
+    Reads the engine's counter deltas over the point (``engine_prefix_cache_hits`` and
+    ``engine_prefix_cache_queries``, :mod:`engines.telemetry`; engines without them are not
+    checked). The telemetry window holds the warmup requests too, so hits between warmups and
+    measured requests count. Not raised for ``dataset=shared_prefix``, built to share prefixes.
+    Qualifies, never fails: the latencies are real, but prefill read less than the prompts.
+    """
+    if spec.dataset == "shared_prefix":
+        return None
+    hits, queries = _num(metrics, "engine_prefix_cache_hits"), _num(metrics, "engine_prefix_cache_queries")
+    if not queries > 0 or not hits / queries > PREFIX_CACHE_MAX_HIT_RATE:
+        return None
+    return Flag(
+        FlagKind.PREFIX_CACHE_HITS,
+        f"{hits / queries:.1%} of prompt tokens came from the engine's prefix cache "
+        f"({hits:.0f} of {queries:.0f}; limit {PREFIX_CACHE_MAX_HIT_RATE:.0%}): "
+        "prefill read less than the prompts",
+    )
+
+
+CHECKS: tuple[Check, ...] = (short_outputs, prefix_cache_hits, coalesced_stream)
 
 
 def check_point(spec: LoadSpec, metrics: Metrics, checks: Sequence[Check] = CHECKS) -> list[Flag]:

@@ -172,3 +172,41 @@ def shared_prefix_prompts(
             )
         )
     return out
+
+
+def distinct_prompts(
+    tokenizer: TokenizerLike,
+    n: int,
+    input_len: int,
+    rng: np.random.Generator,
+    *,
+    max_tries: int = DEFAULT_MAX_TRIES,
+) -> list[Prompt]:
+    """``n`` random prompts of exactly ``input_len`` tokens that share no prefix token with each other.
+
+    Like :func:`random_prompts`, and every prompt's first token after the special ones differs from
+    every other's (its first two tokens when ``n`` exceeds half the vocabulary), so an engine's
+    prefix cache, whatever its block size, can serve no prompt from another one. A prompt whose head
+    repeats an earlier one's is drawn again. Deterministic for a given ``rng`` state.
+    """
+    n_special = tokenizer.num_special_tokens_to_add(pair=False)
+    if input_len - n_special < 1:
+        return random_prompts(tokenizer, n, input_len, rng, max_tries=max_tries)
+    head_len = 1 if n <= len(tokenizer.get_vocab()) // 2 else 2
+    special = frozenset(tokenizer.all_special_ids)
+    sampler = _Sampler(tokenizer, special, rng)
+    seen: set[tuple[int, ...]] = set()
+    out: list[Prompt] = []
+    for _ in range(n):
+        for _ in range(max_tries):
+            text = _exact_text(tokenizer, sampler, special, input_len - n_special, input_len, max_tries)
+            head = tuple(int(i) for i in tokenizer(text, add_special_tokens=False)["input_ids"][:head_len])
+            if head not in seen:
+                seen.add(head)
+                out.append(Prompt(text, input_len))
+                break
+        else:
+            raise ValueError(
+                f"workload.input_len={input_len}: could not draw {n} prompts with distinct first tokens"
+            )
+    return out

@@ -14,6 +14,11 @@ Definitions (client clock, ``time.perf_counter_ns``; results in milliseconds):
 * Goodput = successful requests meeting every SLO given, per second of the same window.
 * Send delay = sent - scheduled: how late the client sent compared with the strategy's plan.
 * Tokens per event = output tokens / token events: above 1 when tokens arrived coalesced.
+* Output lengths (:func:`output_lengths`): every per-token figure above divides by the tokens a
+  request produced, never by the requested ``max_tokens``; ``num_short_outputs`` counts the
+  measured successful requests that produced fewer than they asked for (``min_output_tokens``,
+  ``max_short_output_tokens``, ``requested_output_tokens`` give the figures), which the
+  ``short_outputs`` check (:mod:`workloads.checks`) reads.
 * Statistics: mean, std (population, ddof=0), min, max, p50/p90/p95/p99 (numpy linear interpolation).
 
 Warmup records are excluded from everything. Latencies use successful records only; errors are
@@ -24,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -126,6 +131,25 @@ def tokens_per_event(records: Sequence[RequestRecord]) -> float:
     known = [r for r in records if r.output_tokens >= 0 and r.token_times_ns]
     events = sum(len(r.token_times_ns) for r in known)
     return sum(r.output_tokens for r in known) / events if events else math.nan
+
+
+def output_lengths(records: Sequence[RequestRecord], requested: Callable[[RequestRecord], int]) -> Summary:
+    """Produced against requested output lengths over the measured successful records.
+
+    ``requested(record)`` is the ``max_tokens`` that record asked for. Records with an unknown
+    count (-1) are left out. ``requested_output_tokens`` is the largest requested length;
+    ``min_output_tokens`` the fewest tokens any request produced; ``max_short_output_tokens`` the
+    most a short request produced (NaN when none was short).
+    """
+    known = [r for r in records if not r.warmup and r.ok and r.output_tokens >= 0]
+    short = [r.output_tokens for r in known if r.output_tokens < requested(r)]
+    return {
+        "num_output_checked": len(known),
+        "num_short_outputs": len(short),
+        "min_output_tokens": min((r.output_tokens for r in known), default=math.nan),
+        "max_short_output_tokens": max(short, default=math.nan),
+        "requested_output_tokens": max((requested(r) for r in known), default=math.nan),
+    }
 
 
 def _percentile_ms(values_ns: Sequence[int], q: float) -> float:

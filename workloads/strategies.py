@@ -10,6 +10,15 @@
 
 Constraints (:mod:`workloads.constraints`) apply to every strategy; metrics come from the records
 afterwards. Each step's metrics carry ``step`` and ``offered_rate`` (``inf`` = all at once).
+
+Warmup: the ``warmup_requests`` (the first prompts, request ids ``0 .. W-1``) are sent before
+anything is measured and all of them complete (or fail) before the first measured request leaves:
+``concurrency`` sends them closed loop at the point's concurrency, every other strategy all at
+once; ``rate_sweep`` and ``sla_search`` warm once, before their first step. The measured schedule's
+clock (arrival offsets, ``duration_s``) starts after the warmups; constraints count measured
+requests only. ``static_batch`` has its own ``warmups`` runs, which already precede the measured
+runs. Warmup records are kept (marked ``warmup``) and left out of every metric; note that they fall
+inside the engine telemetry window (``engine_*`` counter deltas include them).
 """
 
 from __future__ import annotations
@@ -23,9 +32,9 @@ import numpy as np
 
 from workloads.arrivals import arrival_offsets
 from workloads.constraints import Constraints, StopSignal, StopTracker
-from workloads.datasets import Prompt, random_prompts, shared_prefix_prompts
+from workloads.datasets import Prompt, distinct_prompts, random_prompts, shared_prefix_prompts
 from workloads.driver import build_payloads, run_concurrency_sync
-from workloads.metrics import Summary, summarize
+from workloads.metrics import Summary, output_lengths, summarize
 from workloads.records import RequestRecord
 from workloads.sender import run_open_loop_sync
 from workloads.sharegpt import read_conversations, sharegpt_prompts
@@ -94,33 +103,62 @@ class _Run:
     prompts: list[Prompt]
     payloads: list[dict[str, Any]]
 
+    @property
+    def num_warmup(self) -> int:
+        return 0 if self.spec.name == "static_batch" else min(self.spec.warmup_requests, len(self.payloads))
+
+    def requested(self, record: RequestRecord) -> int:
+        """The ``max_tokens`` a record asked for (its payload: request id modulo the payload count)."""
+        return int(self.payloads[record.request_id % len(self.payloads)].get("max_tokens") or 0)
+
     def summary(self, records: Sequence[RequestRecord], *, scheduled: bool = True) -> Summary:
         """``scheduled``: requests had planned send times, so a late client makes the run invalid;
         a closed loop or everything-at-once has no plan (send delay is then only reported)."""
-        return summarize(
+        out = summarize(
             records,
             slo=dict(self.spec.slo),
             max_error_rate=self.spec.max_error_rate,
             max_send_delay_p99_ms=self.spec.max_send_delay_ms if scheduled else math.inf,
         )
+        return {**out, **output_lengths(records, self.requested)}
+
+    def warm(self) -> list[RequestRecord]:
+        """Send the warmup requests and wait until every one has completed (module docstring)."""
+        w = self.num_warmup
+        if w == 0:
+            return []
+        common: dict[str, Any] = dict(
+            timeout_s=self.spec.timeout_s,
+            api=self.spec.api,
+            count_tokens=self.target.count_tokens,
+            warmup=w,
+            input_tokens=[p.input_tokens for p in self.prompts[:w]],
+        )
+        if self.spec.name == "concurrency":
+            return run_concurrency_sync(
+                self.target.url, self.payloads[:w], concurrency=self.spec.concurrency, **common
+            )
+        return run_open_loop_sync(self.target.url, self.payloads[:w], [0.0] * w, **common)
 
     def open_loop(self, kind: str, rate: float, id_offset: int = 0) -> tuple[list[RequestRecord], str]:
+        """The measured payloads (after the warmups) on their schedule; ids from W + ``id_offset``."""
+        w = self.num_warmup
+        payloads = self.payloads[w:]
         rng = np.random.default_rng([self.spec.seed, ARRIVAL_SEED_SALT])
-        offsets = arrival_offsets(kind, len(self.payloads), rate, rng, self.spec.burstiness)
+        offsets = arrival_offsets(kind, len(payloads), rate, rng, self.spec.burstiness)
         tracker = StopTracker(constraints(self.spec, self.target.stop))
         records = run_open_loop_sync(
             self.target.url,
-            self.payloads,
+            payloads,
             [float(o) for o in offsets],
             timeout_s=self.spec.timeout_s,
             api=self.spec.api,
             count_tokens=self.target.count_tokens,
-            warmup=self.spec.warmup_requests,
-            input_tokens=[p.input_tokens for p in self.prompts],
+            input_tokens=[p.input_tokens for p in self.prompts[w:]],
             tracker=tracker,
         )
         for rec in records:
-            rec.request_id += id_offset
+            rec.request_id += w + id_offset
         return records, tracker.reason
 
     def probe(self, rate: float, step: int) -> tuple[list[RequestRecord], Summary]:
@@ -134,25 +172,31 @@ class _Run:
 
 
 def _concurrency(run: _Run) -> Outcome:
+    warm = run.warm()
+    w = run.num_warmup
     tracker = StopTracker(constraints(run.spec, run.target.stop))
-    records = run_concurrency_sync(
+    measured = run_concurrency_sync(
         run.target.url,
-        run.payloads,
+        run.payloads[w:],
         concurrency=run.spec.concurrency,
         timeout_s=run.spec.timeout_s,
         api=run.spec.api,
         count_tokens=run.target.count_tokens,
-        warmup=run.spec.warmup_requests,
-        input_tokens=[p.input_tokens for p in run.prompts],
+        input_tokens=[p.input_tokens for p in run.prompts[w:]],
         tracker=tracker,
     )
+    for rec in measured:
+        rec.request_id += w
+    records = warm + measured
     return Outcome(records, run.summary(records, scheduled=False), message=_stopped(tracker.reason))
 
 
 def _fixed_rate(run: _Run) -> Outcome:
     spec = run.spec
     rate = math.inf if spec.name == "max_throughput" else float(spec.rate or 0.0)
+    warm = run.warm()
     records, reason = run.open_loop(spec.name, rate)
+    records = warm + records
     metrics = run.summary(records, scheduled=not math.isinf(rate))
     metrics["offered_rate"] = rate
     return Outcome(records, metrics, message=_stopped(reason))
@@ -160,7 +204,7 @@ def _fixed_rate(run: _Run) -> Outcome:
 
 def _rate_sweep(run: _Run) -> Outcome:
     spec = run.spec
-    records: list[RequestRecord] = []
+    records: list[RequestRecord] = run.warm()
     steps: list[dict[str, float]] = []
     headline: Summary = {}
     if spec.sweep_kind == "list":
@@ -186,7 +230,7 @@ def _rate_sweep(run: _Run) -> Outcome:
 
 def _sla_search(run: _Run) -> Outcome:
     spec = run.spec
-    records: list[RequestRecord] = []
+    records: list[RequestRecord] = run.warm()
     steps: list[dict[str, float]] = []
     high = spec.sla_max_rate
     if high is None:
@@ -224,17 +268,15 @@ def _sla_search(run: _Run) -> Outcome:
 
 def _static_batch(run: _Run) -> Outcome:
     spec = run.spec
-    prompt = run.prompts[0]
     records, runs = run_static_batch_sync(
         run.target.url,
-        run.payloads[0],
+        run.payloads,
         batch_size=spec.batch_size,
         runs=spec.runs,
         warmups=spec.warmups,
-        decode_len=prompt.output_len or spec.output_len,
         timeout_s=spec.timeout_s,
         api=spec.api,
-        input_tokens=prompt.input_tokens,
+        input_tokens=[p.input_tokens for p in run.prompts],
         count_tokens=run.target.count_tokens,
         stop=run.target.stop,
     )
@@ -256,8 +298,16 @@ def run_strategy(spec: LoadSpec, target: Target) -> Outcome:
     """Build the point's prompts and payloads, then run its strategy; blocks until done."""
     if spec.name not in _STRATEGIES:
         raise ValueError(f"workload.name={spec.name!r} is not one of {', '.join(_STRATEGIES)}")
-    n = 1 if spec.name == "static_batch" else spec.num_requests + spec.warmup_requests
-    prompts = make_prompts(spec, target.tokenizer, n, np.random.default_rng(spec.seed))
+    rng = np.random.default_rng(spec.seed)
+    if spec.name == "static_batch":  # a fresh prompt for every request of every run, warmups included
+        n = (spec.warmups + spec.runs) * spec.batch_size
+        prompts = (
+            distinct_prompts(target.tokenizer, n, spec.input_len, rng)
+            if spec.dataset == "random"
+            else make_prompts(spec, target.tokenizer, n, rng)
+        )
+    else:
+        prompts = make_prompts(spec, target.tokenizer, spec.num_requests + spec.warmup_requests, rng)
     payloads = build_payloads(
         target.served_name,
         prompts,

@@ -32,15 +32,19 @@ def applies(trial: TrialData) -> bool:
     return trial.workload.get("name") == "static_batch"
 
 
-def runs_from_records(rows: Sequence[dict[str, Any]], decode_len: int) -> list[BatchRun | None]:
-    """The measured runs of one trial, in run order, from its stored records."""
+def runs_from_records(rows: Sequence[dict[str, Any]]) -> list[BatchRun | None]:
+    """The measured runs of one trial, in run order, from its stored records.
+
+    Decode steps and tokens are the ones each request produced (its ``output_tokens``), as
+    :func:`workloads.static_batch.batch_run` measures them, not the requested length.
+    """
     by_run: dict[int, list[RequestRecord]] = {}
     for row in rows:
         if row.get("warmup"):
             continue
         rec = RequestRecord(**{**row, "token_times_ns": [int(t) for t in row["token_times_ns"]]})
         by_run.setdefault(int(rec.step), []).append(rec)
-    return [batch_run(recs, min(r.sent_ns for r in recs), decode_len) for _, recs in sorted(by_run.items())]
+    return [batch_run(recs, min(r.sent_ns for r in recs)) for _, recs in sorted(by_run.items())]
 
 
 def trial_stats(trial: TrialData) -> dict[str, float]:
@@ -48,7 +52,7 @@ def trial_stats(trial: TrialData) -> dict[str, float]:
     df = trial.requests()
     if df.empty:
         return dict(trial.metrics)
-    runs = [r for r in runs_from_records(df.to_dict("records"), int(trial.workload["output_len"])) if r]
+    runs = [r for r in runs_from_records(df.to_dict("records")) if r]
     out: dict[str, float] = {}
     for name in (*(m for _, m in LATENCY_STEPS), *(m for _, m in THROUGHPUT_STEPS)):
         key = name.removesuffix("_ms")

@@ -83,7 +83,7 @@ def test_static_batch_runs_against_fake_server() -> None:
     async def main() -> tuple[list[RequestRecord], list[Any]]:
         async with serve(fake_openai_app(delay_s=0.005)) as base:
             return await run_static_batch(
-                f"{base}/ok", {"max_tokens": 6}, batch_size=3, runs=2, warmups=1, decode_len=6, timeout_s=5.0
+                f"{base}/ok", {"max_tokens": 6}, batch_size=3, runs=2, warmups=1, timeout_s=5.0
             )
 
     records, runs = asyncio.run(main())

@@ -84,7 +84,7 @@ def test_stats_from_per_run_samples(tmp_path: Path) -> None:
     total = rng.uniform(4200, 4500, 10).round(3)
     batch, decode = 4, 100
     rows = _records(list(zip(prefill, total, strict=True)), batch, decode)
-    runs = runs_from_records(rows, decode)
+    runs = runs_from_records(rows)
     assert len(runs) == 10 and all(r is not None for r in runs)
 
     trial = next(t for t in trials_of("tgi_tp_sweep") if t.tp == 2 and t.point.batch_size == batch)

@@ -35,3 +35,40 @@ def test_flags_reach_the_mlflow_record(tmp_path: Path) -> None:
     assert rec.tags["flag.prefix_cache_hits"].startswith("12%")
     assert rec.metrics["flag_prefix_cache_hits"] == 1.0 and rec.metrics["num_flags"] == 1.0
     assert store.read(trials[0].trial_id)["flags"][0]["kind"] == "prefix_cache_hits"
+
+
+SHORT = {
+    "num_output_checked": 20,
+    "num_short_outputs": 12,
+    "min_output_tokens": 40,
+    "max_short_output_tokens": 97,
+    "requested_output_tokens": 100,
+}
+
+
+def test_short_outputs_fail_a_static_batch_with_the_figures() -> None:
+    (flag,) = check_point(LoadSpec(name="static_batch", ignore_eos=False), SHORT)
+    assert flag.kind is FlagKind.SHORT_OUTPUTS and flag.fails
+    assert flag.reason.startswith("12 of 20 requests stopped early: 40..97 of 100 tokens")
+    assert check_point(LoadSpec(name="static_batch"), {**SHORT, "num_short_outputs": 0}) == []
+
+
+def test_short_outputs_qualify_a_serving_trial_only_with_ignore_eos() -> None:
+    (flag,) = check_point(LoadSpec(name="poisson", ignore_eos=True), SHORT)
+    assert flag.kind is FlagKind.SHORT_OUTPUTS and not flag.fails and "40..97 of 100" in flag.reason
+    assert check_point(LoadSpec(name="poisson", ignore_eos=False), SHORT) == []
+
+
+def test_prefix_cache_hits_qualify_with_the_hit_rate() -> None:
+    from workloads.checks import PREFIX_CACHE_MAX_HIT_RATE
+
+    hits = {"engine_prefix_cache_hits": 300.0, "engine_prefix_cache_queries": 1000.0}
+    for name in ("static_batch", "concurrency"):
+        (flag,) = check_point(LoadSpec(name=name), hits)
+        assert flag.kind is FlagKind.PREFIX_CACHE_HITS and not flag.fails and "30.0%" in flag.reason
+    assert check_point(LoadSpec(dataset="shared_prefix"), hits) == []
+    queries = "engine_prefix_cache_queries"
+    below = {"engine_prefix_cache_hits": PREFIX_CACHE_MAX_HIT_RATE * 1000, queries: 1000}
+    assert check_point(LoadSpec(), below) == []
+    assert check_point(LoadSpec(), {"engine_prefix_cache_hits": 0.0, queries: 0.0}) == []
+    assert check_point(LoadSpec(), {}) == []  # an engine without the counters (TGI) is not checked

@@ -88,3 +88,14 @@ def test_length_below_special_tokens_is_rejected(tiny_tokenizer: Any) -> None:
 
 def test_only_special_tokens_gives_the_empty_prompt(tiny_tokenizer: Any) -> None:
     assert random_prompts(tiny_tokenizer, 2, 1, np.random.default_rng(0)) == [Prompt("", 1)] * 2
+
+
+def test_distinct_prompts_are_exact_and_share_no_first_token(tiny_tokenizer: Any) -> None:
+    from workloads.datasets import distinct_prompts
+
+    prompts = distinct_prompts(tiny_tokenizer, 200, 24, np.random.default_rng(3))
+    assert all(p.input_tokens == 24 == count_tokens(tiny_tokenizer, p.text) for p in prompts)
+    heads = [tiny_tokenizer(p.text, add_special_tokens=False)["input_ids"][0] for p in prompts]
+    assert len(set(heads)) == len(prompts)
+    assert distinct_prompts(tiny_tokenizer, 200, 24, np.random.default_rng(3)) == prompts
+    assert distinct_prompts(tiny_tokenizer, 200, 24, np.random.default_rng(4)) != prompts

@@ -19,7 +19,7 @@ def _rec(times_ms: list[float], ok: bool = True) -> RequestRecord:
 
 def test_one_run_by_hand() -> None:
     """B=2, D=5: prefill ends when the last first token is out (105 ms); 4 decode steps, 45 ms."""
-    run = batch_run([_rec([100, 110, 120, 130, 140]), _rec([105, 115, 125, 135, 150])], 0, 5)
+    run = batch_run([_rec([100, 110, 120, 130, 140]), _rec([105, 115, 125, 135, 150])], 0)
     assert run is not None
     assert run.prefill_latency_ms == 105.0
     assert run.decode_total_latency_ms == 45.0
@@ -32,7 +32,7 @@ def test_seed_001_relations() -> None:
     """Seed 001, TP 2, batch 1: decode total 4302.14 ms over 99 steps → 43.46 ms/token, 23.01 tok/s."""
     first = 65.65
     times = [first + i * 4302.14 / 99 for i in range(100)]
-    run = batch_run([_rec(times)], 0, 100)
+    run = batch_run([_rec(times)], 0)
     assert run is not None
     assert run.decode_token_latency_ms == pytest.approx(43.46, abs=0.01)
     assert run.decode_throughput == pytest.approx(23.01, abs=0.01)
@@ -40,9 +40,9 @@ def test_seed_001_relations() -> None:
 
 
 def test_failed_or_empty_run_is_none() -> None:
-    assert batch_run([_rec([1, 2]), _rec([], ok=False)], 0, 2) is None
-    assert batch_run([], 0, 2) is None
-    one = batch_run([_rec([7])], 0, 1)  # D = 1: no decode step
+    assert batch_run([_rec([1, 2]), _rec([], ok=False)], 0) is None
+    assert batch_run([], 0) is None
+    one = batch_run([_rec([7])], 0)  # D = 1: no decode step
     assert one is not None and math.isnan(one.decode_token_latency_ms) and math.isnan(one.decode_throughput)
 
 
@@ -58,3 +58,29 @@ def test_stats_and_summary() -> None:
     assert out["prefill_throughput_avg"] == pytest.approx((4 + 2 + 4 / 3 + 1) / 4)
     assert out["failed_runs"] == 1 and out["runs"] == 5 and out["valid"] is False
     assert summarize_static_batch(runs, 4)["valid"] is True
+
+
+def _produced(times_ms: list[float], produced: int) -> RequestRecord:
+    rec = _rec(times_ms)
+    rec.output_tokens = produced
+    return rec
+
+
+def test_short_outputs_divide_by_the_tokens_produced() -> None:
+    """Asked for 100, every request stopped at 40: 39 steps of 43 ms, not 39 × 43 / 99 ≈ 17 ms."""
+    times = [65.0 + 43.0 * k for k in range(40)]
+    run = batch_run([_produced(times, 40), _produced(times, 40)], 0)
+    assert run is not None
+    assert run.decode_total_latency_ms == pytest.approx(39 * 43.0)
+    assert run.decode_token_latency_ms == pytest.approx(43.0)
+    assert run.decode_throughput == pytest.approx(2 * 39 / (39 * 0.043))
+
+
+def test_mixed_lengths_count_the_longest_steps_and_every_produced_token() -> None:
+    """B=2: one request produced 5 tokens, one 3; 4 steps (the longest), 4 + 2 decode tokens."""
+    run = batch_run([_produced([10, 20, 30, 40, 50], 5), _produced([10, 20, 30], 3)], 0)
+    assert run is not None
+    assert run.decode_total_latency_ms == 40.0 and run.decode_token_latency_ms == 10.0
+    assert run.decode_throughput == pytest.approx(6 / 0.040)
+    unknown = _produced([10, 20, 30], -1)  # no server count: its token events (TGI: one per token)
+    assert batch_run([unknown], 0) == batch_run([_produced([10, 20, 30], 3)], 0)
