@@ -192,7 +192,7 @@ class EngineRunner:
         code = self.process.returncode
         text = tail(self.log_path, 400)
         message = f"{why}; exit code {code}" if "exit code" not in why else why
-        last = tail(self.log_path, 1).strip()
+        last = text.rstrip().rsplit("\n", 1)[-1].strip()
         if last:
             message += f"; last log line: {last[:200]}"
         return TrialResult(

@@ -161,6 +161,24 @@ class _Run:
             rec.request_id += w + id_offset
         return records, tracker.reason
 
+    def closed_loop(self) -> tuple[list[RequestRecord], str]:
+        """The measured payloads (after the warmups) at the point's concurrency; ids from W."""
+        w = self.num_warmup
+        tracker = StopTracker(constraints(self.spec, self.target.stop))
+        records = run_concurrency_sync(
+            self.target.url,
+            self.payloads[w:],
+            concurrency=self.spec.concurrency,
+            timeout_s=self.spec.timeout_s,
+            api=self.spec.api,
+            count_tokens=self.target.count_tokens,
+            input_tokens=[p.input_tokens for p in self.prompts[w:]],
+            tracker=tracker,
+        )
+        for rec in records:
+            rec.request_id += w
+        return records, tracker.reason
+
     def probe(self, rate: float, step: int) -> tuple[list[RequestRecord], Summary]:
         """One open-loop step at ``rate`` (inf = all at once); request ids offset by the step."""
         all_at_once = math.isinf(rate)
@@ -173,22 +191,9 @@ class _Run:
 
 def _concurrency(run: _Run) -> Outcome:
     warm = run.warm()
-    w = run.num_warmup
-    tracker = StopTracker(constraints(run.spec, run.target.stop))
-    measured = run_concurrency_sync(
-        run.target.url,
-        run.payloads[w:],
-        concurrency=run.spec.concurrency,
-        timeout_s=run.spec.timeout_s,
-        api=run.spec.api,
-        count_tokens=run.target.count_tokens,
-        input_tokens=[p.input_tokens for p in run.prompts[w:]],
-        tracker=tracker,
-    )
-    for rec in measured:
-        rec.request_id += w
-    records = warm + measured
-    return Outcome(records, run.summary(records, scheduled=False), message=_stopped(tracker.reason))
+    records, reason = run.closed_loop()
+    records = warm + records
+    return Outcome(records, run.summary(records, scheduled=False), message=_stopped(reason))
 
 
 def _fixed_rate(run: _Run) -> Outcome:
