@@ -43,6 +43,7 @@ from workloads.spec import RATE_STRATEGIES, LoadSpec
 from workloads.static_batch import run_static_batch_sync, summarize_static_batch
 
 ARRIVAL_SEED_SALT = 1
+STEP_SEED_SALT = 2  # rate-sweep / SLA steps after the first draw their prompts from [seed, 2, step]
 """Arrivals draw from ``default_rng([seed, 1])``, prompts from ``default_rng(seed)``: independent."""
 
 
@@ -96,20 +97,44 @@ def step_metrics(step: int, offered_rate: float, summary: Summary) -> dict[str, 
 
 @dataclass
 class _Run:
-    """The prompts and payloads of one point, and how to send them."""
+    """The prompts and payloads of one point, and how to send them.
+
+    ``prompts``/``payloads`` hold the warmups (the first ``num_warmup``) and the first step's
+    measured requests. Every later step of a rate sweep or SLA search sends fresh prompts drawn
+    the same way (:meth:`step_prompts`), so no step's prefill is served from a cache an earlier step
+    filled: every step measures what its first would have.
+    """
 
     spec: LoadSpec
     target: Target
     prompts: list[Prompt]
     payloads: list[dict[str, Any]]
+    _steps: dict[int, tuple[list[Prompt], list[dict[str, Any]]]] = field(default_factory=dict)
 
     @property
     def num_warmup(self) -> int:
         return 0 if self.spec.name == "static_batch" else min(self.spec.warmup_requests, len(self.payloads))
 
+    def step_prompts(self, step: int) -> tuple[list[Prompt], list[dict[str, Any]]]:
+        """The measured prompts and payloads of ``step`` (step 0: those after the warmups)."""
+        w = self.num_warmup
+        if step == 0:
+            return self.prompts[w:], self.payloads[w:]
+        if step not in self._steps:
+            rng = np.random.default_rng([self.spec.seed, STEP_SEED_SALT, step])
+            prompts = make_prompts(self.spec, self.target.tokenizer, len(self.payloads) - w, rng)
+            self._steps[step] = prompts, payloads_for(self.spec, self.target, prompts)
+        return self._steps[step]
+
     def requested(self, record: RequestRecord) -> int:
-        """The ``max_tokens`` a record asked for (its payload: request id modulo the payload count)."""
-        return int(self.payloads[record.request_id % len(self.payloads)].get("max_tokens") or 0)
+        """The ``max_tokens`` a record asked for (its payload, found from its step and request id)."""
+        w = self.num_warmup
+        if record.warmup or record.step == 0 or record.step not in self._steps:
+            payload = self.payloads[record.request_id % len(self.payloads)]
+        else:
+            step_payloads = self._steps[record.step][1]
+            payload = step_payloads[(record.request_id - w) % len(step_payloads)]
+        return int(payload.get("max_tokens") or 0)
 
     def summary(self, records: Sequence[RequestRecord], *, scheduled: bool = True) -> Summary:
         """``scheduled``: requests had planned send times, so a late client makes the run invalid;
@@ -140,10 +165,12 @@ class _Run:
             )
         return run_open_loop_sync(self.target.url, self.payloads[:w], [0.0] * w, **common)
 
-    def open_loop(self, kind: str, rate: float, id_offset: int = 0) -> tuple[list[RequestRecord], str]:
-        """The measured payloads (after the warmups) on their schedule; ids from W + ``id_offset``."""
+    def open_loop(
+        self, kind: str, rate: float, id_offset: int = 0, step: int = 0
+    ) -> tuple[list[RequestRecord], str]:
+        """``step``'s measured payloads on their schedule; ids from W + ``id_offset``."""
         w = self.num_warmup
-        payloads = self.payloads[w:]
+        prompts, payloads = self.step_prompts(step)
         rng = np.random.default_rng([self.spec.seed, ARRIVAL_SEED_SALT])
         offsets = arrival_offsets(kind, len(payloads), rate, rng, self.spec.burstiness)
         tracker = StopTracker(constraints(self.spec, self.target.stop))
@@ -154,7 +181,7 @@ class _Run:
             timeout_s=self.spec.timeout_s,
             api=self.spec.api,
             count_tokens=self.target.count_tokens,
-            input_tokens=[p.input_tokens for p in self.prompts[w:]],
+            input_tokens=[p.input_tokens for p in prompts],
             tracker=tracker,
         )
         for rec in records:
@@ -183,7 +210,7 @@ class _Run:
         """One open-loop step at ``rate`` (inf = all at once); request ids offset by the step."""
         all_at_once = math.isinf(rate)
         kind = "max_throughput" if all_at_once else "gamma"
-        records, _ = self.open_loop(kind, rate, id_offset=step * len(self.payloads))
+        records, _ = self.open_loop(kind, rate, id_offset=step * len(self.payloads), step=step)
         for rec in records:
             rec.step = step
         return records, self.summary(records, scheduled=not all_at_once)
@@ -313,7 +340,12 @@ def run_strategy(spec: LoadSpec, target: Target) -> Outcome:
         )
     else:
         prompts = make_prompts(spec, target.tokenizer, spec.num_requests + spec.warmup_requests, rng)
-    payloads = build_payloads(
+    return _STRATEGIES[spec.name](_Run(spec, target, prompts, payloads_for(spec, target, prompts)))
+
+
+def payloads_for(spec: LoadSpec, target: Target, prompts: list[Prompt]) -> list[dict[str, Any]]:
+    """The request bodies of ``prompts`` for the point's API and sampling settings."""
+    return build_payloads(
         target.served_name,
         prompts,
         spec.output_len,
@@ -321,7 +353,6 @@ def run_strategy(spec: LoadSpec, target: Target) -> Outcome:
         ignore_eos=spec.ignore_eos,
         temperature=spec.temperature,
     )
-    return _STRATEGIES[spec.name](_Run(spec, target, prompts, payloads))
 
 
 def _stopped(reason: str) -> str:

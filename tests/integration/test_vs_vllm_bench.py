@@ -30,7 +30,12 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 CONCURRENCY, RATE, NUM, INPUT_LEN, OUTPUT_LEN = 2, 4.0, 32, 256, 16
-TOLERANCE = 0.10
+TOLERANCE = {"ttft": 0.20, "tpot": 0.10}
+# TTFT: vllm bench's client path (aiohttp, its per-chunk parsing) adds ~1-1.8 ms to a ~11 ms TTFT
+# here, in every round of the CI runs of 2026-12-01/02 (ours 9.78 vs 11.44 ms pooled; 11.49 vs 13.32
+# on the next machine), so its TTFT reads 10-15% higher than ours on an idle engine; our client
+# is checked against the server's own timestamps in test_fake_server_truth.py. TPOT has no such
+# offset and keeps 10%.
 # One round's medians on this shared 2-core machine were once 35% apart (the engine's speed
 # drifts); pooled over the rounds the tools were within 5% in 5 of 5 runs.
 MIN_ROUNDS, MAX_ROUNDS = 2, 6
@@ -85,7 +90,7 @@ def medians(rounds: list[Samples]) -> dict[str, float]:
 
 
 def agree(mine: dict[str, float], vllm: dict[str, float]) -> bool:
-    return all(abs(mine[k] - vllm[k]) <= TOLERANCE * vllm[k] for k in mine)
+    return all(abs(mine[k] - vllm[k]) <= TOLERANCE[k] * vllm[k] for k in mine)
 
 
 def test_ttft_tpot_medians_agree_with_vllm_bench_serve(tmp_path: Path) -> None:

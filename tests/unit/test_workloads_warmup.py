@@ -153,3 +153,24 @@ def test_short_outputs_reach_the_summary_and_fail_a_static_batch(tokenizer: Any)
     assert m["num_short_outputs"] == 4 and m["tpot_mean_ms"] > 0
     (flag,) = [f for f in check_point(serving, m) if f.kind is FlagKind.SHORT_OUTPUTS]
     assert not flag.fails
+
+
+SLA_PROBED = LoadSpec(
+    name="sla_search", sla_min_rate=10.0, sla_iterations=2, slo=(("e2e_ms", 1e4),), **COMMON
+)
+
+
+@pytest.mark.parametrize("key", ["rate_sweep", "rate_sweep_measured", "sla_probed"])
+def test_every_step_sends_fresh_prompts(key: str, tokenizer: Any) -> None:
+    """A later step never re-sends an earlier step's prompts (its prefill would hit the prefix
+    cache the earlier one filled); lengths and the short-output check hold on every step."""
+    with fake_server() as (url, prompts):
+        outcome = run_strategy({**SPECS, "sla_probed": SLA_PROBED}[key], Target(url, "m", tokenizer))
+    steps = len(outcome.steps)
+    assert steps >= 2 and len(prompts) == 3 + 6 * steps
+    assert len(set(prompts[3:])) == 6 * steps  # the warmups are the first step's drawn set
+    assert all(count_tokens(tokenizer, p) == 8 for p in prompts)
+    assert all(s["num_short_outputs"] == 0 for s in outcome.steps)
+    with fake_server() as (url, again):
+        run_strategy({**SPECS, "sla_probed": SLA_PROBED}[key], Target(url, "m", tokenizer))
+    assert sorted(again) == sorted(prompts)  # deterministic per workload.seed
