@@ -12,11 +12,18 @@ flags. Metrics are parsed from the benchmark log FlexGen prints (``flexgen.utils
     decode latency: 1.748 s	decode throughput: 567.437 token/s
     total latency: 2.067 s	total throughput: 495.461 token/s
 
+``projected: True`` means FlexGen extrapolated: with ``--cut-gen-len N`` (seed 000's bench suite
+sets ``cut_gen_len=8``) it generates N tokens and projects the decode latency to ``--gen-len``
+(``flex_opt.py``: ``projected = bool(args.debug_mode or cut_gen_len)``); the report shows it.
+The engine version is what the run printed (``flexgen version: X``, e.g. a stand-in), else the
+installed ``flexgen`` distribution's, else ``unknown``.
+
 A CUDA OOM makes the trial FAILED(oom) (see ``engines.process.classify_failure``), never zeros.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 import shlex
 import sys
@@ -44,6 +51,7 @@ LOG_PATTERNS: dict[str, str] = {
 }
 REQUIRED = ("total_latency_s", "total_throughput_tok_s")
 _PROJECTED = re.compile(r"projected:\s*(True|False)")
+_VERSION = re.compile(r"flexgen version:\s*(\S+)", re.IGNORECASE)
 _TORCH_PEAK = re.compile(
     rf"TorchDevice:\s*(cuda:\d+)\s*\n\s*cur_mem:\s*{_NUM}\s*GB,\s*peak_mem:\s*{_NUM}\s*GB"
 )
@@ -73,6 +81,17 @@ def parse_flexgen_log(text: str) -> dict[str, float]:
     if torch_peaks:
         metrics["torch_peak_mem_gb"] = max(torch_peaks)
     return metrics
+
+
+def flexgen_version(log_text: str = "") -> str:
+    """The FlexGen version a run used: printed in its log, else installed here, else ``unknown``."""
+    printed = _VERSION.findall(log_text)
+    if printed:
+        return str(printed[-1])
+    try:
+        return importlib.metadata.version("flexgen")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def flag_args(f: FlexGenConfig) -> list[str]:
@@ -160,3 +179,6 @@ class FlexGenEngine:
 
     def parse_metrics(self, trial: Trial, spec: BatchSpec, log_text: str) -> dict[str, float]:
         return parse_flexgen_log(log_text)
+
+    def version(self, log_text: str) -> str:
+        return flexgen_version(log_text)

@@ -101,6 +101,7 @@ class EngineRunner:
         self.info = {
             "engine": self.engine.name,
             "engine_version": self._server().version(spec),
+            "reference_version": self.engine_cfg.reference_version,  # what the seed measured
             "engine_tp": engine_tp,
             "placement_tp": self.tp,
             "gpu_ids": list(gpu_ids),

@@ -21,7 +21,9 @@ request i produced:
   its steps, the figures are not the seed's, and the ``short_outputs`` check fails the trial.
 
 Statistics over the measured runs, as text-generation-benchmark prints them: avg, min, max,
-p50, p90, p99 (numpy linear interpolation). These are pure functions of the records.
+p50, p90, p99 (numpy linear interpolation by default; ``rule=tgi_benchmark`` indexes the runs in
+order as text-generation-benchmark does, see :mod:`workloads.percentiles`). These are pure
+functions of the records.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import numpy as np
 
 from workloads.clients.session import HTTPSession, open_session, run_sync
 from workloads.constraints import StopSignal
+from workloads.percentiles import PercentileRule, percentiles
 from workloads.records import RequestRecord
 from workloads.sender import run_open_loop
 
@@ -92,12 +95,18 @@ def batch_run(records: Sequence[RequestRecord], batch_start_ns: int) -> BatchRun
     )
 
 
-def batch_stats(values: Sequence[float], prefix: str) -> dict[str, float]:
-    """``{prefix}_{avg,min,max,p50,p90,p99}`` over the finite values (NaN when there are none)."""
-    arr = np.asarray([v for v in values if math.isfinite(v)], dtype=np.float64)
+def batch_stats(
+    values: Sequence[float], prefix: str, rule: str | PercentileRule = PercentileRule.linear
+) -> dict[str, float]:
+    """``{prefix}_{avg,min,max,p50,p90,p99}`` over the finite values (NaN when there are none).
+
+    ``values`` in run order: the ``tgi_benchmark`` percentile rule indexes them unsorted.
+    """
+    finite = [float(v) for v in values if math.isfinite(v)]
+    arr = np.asarray(finite, dtype=np.float64)
     if arr.size == 0:
         return {f"{prefix}_{s}": math.nan for s in BATCH_STATS}
-    p50, p90, p99 = np.percentile(arr, [50, 90, 99])
+    p50, p90, p99 = percentiles(finite, [50, 90, 99], rule)
     out = (arr.mean(), arr.min(), arr.max(), p50, p90, p99)
     return {f"{prefix}_{s}": float(v) for s, v in zip(BATCH_STATS, out, strict=True)}
 

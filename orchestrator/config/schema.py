@@ -227,6 +227,18 @@ class TrackingConfig:
 
 
 @dataclass
+class ReportConfig:
+    """How ``python -m orchestrator.report`` computes its tables (``--percentiles`` overrides).
+
+    ``percentiles``: ``linear`` (numpy's interpolation over sorted values, the default) or
+    ``tgi_benchmark`` (text-generation-benchmark's ``data[int(p/100·n)]`` in run order, as seed
+    001 was printed); see :mod:`workloads.percentiles`.
+    """
+
+    percentiles: str = "linear"
+
+
+@dataclass
 class ExperimentConfig:
     """The whole composed experiment."""
 
@@ -246,3 +258,4 @@ class ExperimentConfig:
     ray: RayConfig = field(default_factory=RayConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     planner: PlannerConfig = field(default_factory=PlannerConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)

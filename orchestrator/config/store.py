@@ -24,6 +24,7 @@ from orchestrator.config.schema import (
     ExperimentConfig,
     ModelConfig,
     RayConfig,
+    ReportConfig,
     ResourcesConfig,
     TrackingConfig,
     WorkloadConfig,
@@ -39,6 +40,7 @@ _SCHEMAS = {
     "resources": ResourcesConfig,
     "tracking": TrackingConfig,
     "ray": RayConfig,
+    "report": ReportConfig,
 }
 
 

@@ -10,6 +10,7 @@ from orchestrator.config.validate_workload import validate_workload
 from orchestrator.errors import ConfigError
 from orchestrator.placement import NodeSpec, check_tp
 from orchestrator.planner.config import validate_planner
+from workloads.percentiles import RULE_NAMES
 from workloads.spec import STRATEGIES
 
 WORKLOADS = STRATEGIES
@@ -26,6 +27,7 @@ def slo_items(cfg: ExperimentConfig) -> list[tuple[str, float]]:
 def validate(cfg: ExperimentConfig, engine_names: Iterable[str], nodes: Sequence[NodeSpec]) -> None:
     """Raise ConfigError (naming the field and the allowed values) for the first problem found."""
     _one_of("kind", cfg.kind, KINDS)
+    _one_of("report.percentiles", cfg.report.percentiles, RULE_NAMES)
     if cfg.kind == "planner":
         validate_planner(cfg.planner)
     engines = sorted(engine_names)

@@ -3,13 +3,16 @@
 A trial's schedule is ``diagonal`` when its ``engine.flexgen.module`` or ``command`` contains
 ``diag``, else ``origin``. Cells are keyed by (num-gpu-batches, prompt length). The Compare Scale
 is diagonal / origin per metric; a cell where either run ran out of memory shows ``OOM`` (another
-failure ``FAILED(<reason>)``), never 0 or a ratio.
+failure ``FAILED(<reason>)``), never 0 or a ratio. The per-trial table has FlexGen's
+``projected`` flag: ``True`` when it generated ``--cut-gen-len`` tokens and extrapolated the decode
+latency to ``--gen-len`` (as every run of seed 000 did: its bench suite cuts at 8).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from orchestrator.config.schema import ReportConfig
 from orchestrator.report.load import TrialData
 from orchestrator.report.render import Section, Table, fmt, log2_axis, new_figure
 
@@ -54,6 +57,14 @@ def _value(t: TrialData | None, metric: str) -> str:
     return fmt(t.metrics.get(metric), digits=3) if t.done else t.status_text
 
 
+def projected(t: TrialData) -> str:
+    """FlexGen's ``projected`` flag as it printed it (``True``/``False``), ``-`` if not printed."""
+    if not t.done:
+        return t.status_text
+    value = t.metrics.get("projected")
+    return "-" if value is None else str(bool(value))
+
+
 def scale(origin: TrialData | None, diag: TrialData | None, metric: str) -> str:
     """diagonal / origin, or the status of the run that failed (OOM first)."""
     if origin is None or diag is None:
@@ -65,7 +76,7 @@ def scale(origin: TrialData | None, diag: TrialData | None, metric: str) -> str:
     return fmt(a / b, digits=3) if a is not None and b else "-"
 
 
-def sections(trials: Sequence[TrialData]) -> list[Section]:
+def sections(trials: Sequence[TrialData], cfg: ReportConfig | None = None) -> list[Section]:
     c = cells(trials)
     keys = sorted(set(c["origin"]) | set(c["diagonal"]))
     per_schedule = [f"{s} {label}" for s in ("Origin", "Diag") for _, label in METRICS]
@@ -77,11 +88,12 @@ def sections(trials: Sequence[TrialData]) -> list[Section]:
                           *(_value(d, m) for m, _ in METRICS)])  # fmt: skip
         compare.rows.append([str(k[0]), str(k[1]), *(scale(o, d, m) for m, _ in METRICS)])
     split = Table("Per trial: prefill / decode", ["schedule", "num batches", "prompt", "status",
-                                                  *(label for _, label in SPLIT)])  # fmt: skip
+                                                  *(label for _, label in SPLIT), "projected"])  # fmt: skip
     for sched in ("origin", "diagonal"):
         for k in sorted(c[sched]):
             t = c[sched][k]
-            split.rows.append([sched, str(k[0]), str(k[1]), t.status_text, *(_value(t, m) for m, _ in SPLIT)])
+            split.rows.append([sched, str(k[0]), str(k[1]), t.status_text, *(_value(t, m) for m, _ in SPLIT),
+                               projected(t)])  # fmt: skip
     fig, axes = new_figure(2)
     for sched, style in (("origin", "--"), ("diagonal", "-")):
         for nb in sorted({k[0] for k in keys}):
@@ -104,5 +116,9 @@ def sections(trials: Sequence[TrialData]) -> list[Section]:
     log2_axis(axes[1], {k[1] for k in keys}, "prompt length")
     axes[1].legend(fontsize="small")
     note = "OOM: the run ran out of GPU memory (no numbers); scale = diagonal / origin."
+    split.note = (
+        "projected: True = FlexGen ran --cut-gen-len tokens and extrapolated the decode latency "
+        "to the full gen len (flex_opt.py: projected = bool(debug_mode or cut_gen_len))."
+    )
     figures = {"flexgen_scale.png": fig}
     return [Section("FlexGen: origin vs diagonal", [grid, compare, split], figures, [note])]

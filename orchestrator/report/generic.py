@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from orchestrator.config.schema import ReportConfig
 from orchestrator.report.load import TrialData
 from orchestrator.report.render import Section, Table, fmt
 from orchestrator.report.summary import SUMMARY_COLUMNS
@@ -16,7 +17,7 @@ def _label(t: TrialData) -> str:
     return suffix[1] if len(suffix) == 2 else t.name
 
 
-def sections(trials: Sequence[TrialData]) -> list[Section]:
+def sections(trials: Sequence[TrialData], cfg: ReportConfig | None = None) -> list[Section]:
     table = Table("", list(HEADERS))
     for t in sorted(trials, key=lambda t: (t.engine_name, t.tp, t.name)):
         cells = [fmt(t.metrics.get(k)) if t.done else "-" for k, _ in SUMMARY_COLUMNS]

@@ -13,7 +13,8 @@ import yaml
 
 @dataclass(frozen=True)
 class TrialData:
-    """One trial as stored: status, resolved config (``engine``, ``model``, ``workload``), metrics."""
+    """One trial as stored: status, resolved config (``engine``, ``model``, ``workload``), metrics,
+    and the engine info the run recorded (version, placement, command)."""
 
     trial_id: str
     name: str
@@ -24,6 +25,12 @@ class TrialData:
     metrics: dict[str, float]
     dir: Path | None = None
     steps: list[dict[str, float]] = field(default_factory=list)
+    engine_info: dict[str, Any] = field(default_factory=dict)  # engine_version, reference_version, ...
+
+    @property
+    def engine_version(self) -> str:
+        """The version of the engine that ran the trial (``unknown`` when none was recorded)."""
+        return str(self.engine_info.get("engine_version") or "unknown")
 
     @property
     def done(self) -> bool:
@@ -85,6 +92,7 @@ def load_trial(trial_dir: Path) -> TrialData:
         metrics=dict(r.get("metrics") or {}),
         dir=trial_dir,
         steps=list(r.get("steps") or []),
+        engine_info=dict(r.get("engine_info") or {}),
     )
 
 

@@ -19,6 +19,7 @@ class Table:
     headers: list[str]
     rows: list[list[str]] = field(default_factory=list)
     align: str = "left"
+    note: str = ""  # a line printed under the table
 
 
 @dataclass
@@ -74,9 +75,11 @@ def to_markdown(title: str, sections: list[Section]) -> str:
     out = [f"# {title}", ""]
     for s in sections:
         out += [f"## {s.title}", ""]
-        out += [*(f"{n}" for n in s.notes), ""] if s.notes else []
+        for n in s.notes:  # one paragraph each
+            out += [n, ""]
         for t in s.tables:
             out += ([f"### {t.title}", ""] if t.title else []) + [markdown_table(t), ""]
+            out += [t.note, ""] if t.note else []
         for name in s.figures:
             out += [f"![{name}](./{name})", ""]
     return "\n".join(out)
@@ -94,6 +97,8 @@ def print_sections(console: Console, sections: list[Section]) -> None:
             for row in t.rows:
                 rt.add_row(*row)
             console.print(rt)
+            if t.note:
+                console.print(t.note, highlight=False, markup=False)
 
 
 def write_report(report_dir: Path, title: str, sections: list[Section]) -> list[Path]:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from orchestrator.config.schema import ReportConfig
 from orchestrator.report.load import TrialData
 from orchestrator.report.render import Section, Table, fmt, log2_axis, new_figure
 
@@ -107,7 +108,7 @@ def ratio_table(a: str, b: str, grids: dict[str, dict[tuple[int, int], TrialData
     return table
 
 
-def sections(trials: Sequence[TrialData]) -> list[Section]:
+def sections(trials: Sequence[TrialData], cfg: ReportConfig | None = None) -> list[Section]:
     grids = grid(trials)
     model = trials[0].config.get("model", {}).get("name", "")
     tables = [engine_table(name, cells) for name, cells in grids.items()]

@@ -3,9 +3,13 @@
 Per batch size, the statistics are computed here from the per-run samples: each measured run's
 records (``requests.parquet``, ``step`` = run index, warmups marked) give one
 :class:`workloads.static_batch.BatchRun` (prefill, decode (token), decode (total), throughputs);
-average, lowest, highest and p50/p90/p99 (numpy linear interpolation) over the runs. Without stored
-records the trial's own ``<metric>_<stat>`` values are shown. text-generation-benchmark itself
-indexes the *unsorted* samples for its percentiles, which is why the seed has p90 < p50 in places.
+average, lowest, highest and p50/p90/p99 over the runs. Without stored records the trial's own
+``<metric>_<stat>`` values are shown (computed at run time by linear interpolation).
+
+Percentiles follow ``report.percentiles`` (``--percentiles``; :mod:`workloads.percentiles`):
+``linear`` (default) interpolates over the sorted runs; ``tgi_benchmark`` is text-generation-
+benchmark's ``data[int(p/100·n)]`` over the runs in run order, which is why the seed has p90 < p50
+in places and p90 == p99 with 10 runs. A note under each latency table names the rule used.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from orchestrator.config.schema import ReportConfig
 from orchestrator.report.load import TrialData
 from orchestrator.report.render import Section, Table, fmt, log2_axis, new_figure
+from workloads.percentiles import RULE_NOTES, PercentileRule, parse_rule
 from workloads.records import RequestRecord
 from workloads.static_batch import BATCH_STATS, BatchRun, batch_run, batch_stats
 
@@ -47,8 +53,9 @@ def runs_from_records(rows: Sequence[dict[str, Any]]) -> list[BatchRun | None]:
     return [batch_run(recs, min(r.sent_ns for r in recs)) for _, recs in sorted(by_run.items())]
 
 
-def trial_stats(trial: TrialData) -> dict[str, float]:
-    """``<metric>_<stat>`` for every BatchRun metric: from the per-run samples when stored."""
+def trial_stats(trial: TrialData, rule: PercentileRule = PercentileRule.linear) -> dict[str, float]:
+    """``<metric>_<stat>`` for every BatchRun metric: from the per-run samples (in run order,
+    percentiles by ``rule``) when stored, else the trial's stored metrics."""
     df = trial.requests()
     if df.empty:
         return dict(trial.metrics)
@@ -56,7 +63,7 @@ def trial_stats(trial: TrialData) -> dict[str, float]:
     out: dict[str, float] = {}
     for name in (*(m for _, m in LATENCY_STEPS), *(m for _, m in THROUGHPUT_STEPS)):
         key = name.removesuffix("_ms")
-        stats = batch_stats([getattr(r, name) for r in runs], key)
+        stats = batch_stats([getattr(r, name) for r in runs], key, rule)
         out.update({f"{k}_ms" if name.endswith("_ms") else k: v for k, v in stats.items()})
     return out
 
@@ -66,10 +73,23 @@ def _stat(stats: dict[str, float], metric: str, stat: str) -> float | None:
     return stats.get(f"{base}_{stat}_ms" if metric.endswith("_ms") else f"{base}_{stat}")
 
 
-def tp_tables(trials: Sequence[TrialData], tp: int) -> tuple[Table, Table, dict[int, dict[str, float]]]:
+def rule_note(rule: PercentileRule, from_samples: bool) -> str:
+    """The line under a latency table saying which rule produced its p50/p90/p99."""
+    if from_samples:
+        return f"p50/p90/p99: {RULE_NOTES[rule]} (report.percentiles={rule})."
+    text = f"p50/p90/p99: as the trials stored them, {RULE_NOTES[PercentileRule.linear]}"
+    if rule is not PercentileRule.linear:
+        text += f" (no per-run records to apply report.percentiles={rule})"
+    return text + "."
+
+
+def tp_tables(
+    trials: Sequence[TrialData], tp: int, rule: str | PercentileRule = PercentileRule.linear
+) -> tuple[Table, Table, dict[int, dict[str, float]]]:
     """The latency and throughput tables of one TP, and the stats per batch size (DONE trials)."""
+    rule = parse_rule(rule)
     by_batch = sorted((int(t.workload["batch_size"]), t) for t in trials)
-    stats = {b: trial_stats(t) for b, t in by_batch if t.done}
+    stats = {b: trial_stats(t, rule) for b, t in by_batch if t.done}
     lat = Table(f"Tensor Parallel (TP) - {tp} GPUs: latency", list(LATENCY_HEADERS))
     thr = Table(f"Tensor Parallel (TP) - {tp} GPUs: throughput", list(THROUGHPUT_HEADERS))
     layouts = ((lat, LATENCY_STEPS, "ms", 6), (thr, THROUGHPUT_STEPS, "tokens/secs", 3))
@@ -82,6 +102,9 @@ def tp_tables(trials: Sequence[TrialData], tp: int) -> tuple[Table, Table, dict[
                     continue
                 cells = [fmt(_stat(stats[b], metric, s), unit) for s in BATCH_STATS[:nstats]]
                 table.rows.append([label, str(b), *cells])
+    samples = [t for _, t in by_batch if t.done]
+    lat.note = rule_note(rule, bool(samples) and all(t.dir and (t.dir / "requests.parquet").exists()
+                                                     for t in samples))  # fmt: skip
     return lat, thr, stats
 
 
@@ -107,13 +130,14 @@ def arguments_section(first: TrialData) -> Section:
     return Section(f"{first.engine_name}: arguments", [deploy, generation])
 
 
-def sections(trials: Sequence[TrialData]) -> list[Section]:
+def sections(trials: Sequence[TrialData], cfg: ReportConfig | None = None) -> list[Section]:
+    rule = parse_rule((cfg or ReportConfig()).percentiles)
     tps = sorted({t.tp for t in trials})
     out: list[Section] = [arguments_section(trials[0])]
     plot: dict[int, dict[int, dict[str, float]]] = {}
     for tp in tps:
         group = [t for t in trials if t.tp == tp]
-        lat, thr, stats = tp_tables(group, tp)
+        lat, thr, stats = tp_tables(group, tp, rule)
         lat.title, thr.title = "", ""
         out.append(Section(f"Tensor Parallel (TP) - {tp} GPUs", [lat, thr]))
         plot[tp] = stats

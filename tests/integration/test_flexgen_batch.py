@@ -38,6 +38,8 @@ def test_sweep_of_num_gpu_batches_with_an_oom(tmp_path: Path) -> None:
     assert ok.metrics["peak_gpu_mem_gb"] == pytest.approx(4.7)
     assert ok.metrics["cache_size_gb"] == pytest.approx(3.188)
     assert "--num-gpu-batches" in ok.engine_info["command"]
+    assert ok.engine_info["engine_version"] == "0.1.7-standin"  # printed by the stand-in
+    assert ok.metrics["projected"] == 0.0  # no --cut-gen-len: FlexGen measured every token
     assert (oom.status, oom.reason) == (Status.FAILED, FailureReason.OOM)
     assert oom.metrics == {} and "CUDA out of memory" in oom.engine_log
 
@@ -52,3 +54,19 @@ def test_exit_zero_without_results_is_failed(tmp_path: Path) -> None:
     result = run_batch_trial(FlexGenEngine(), trial.engine, trial.model, trial, spec)
     assert (result.status, result.reason) == (Status.FAILED, FailureReason.ENGINE_CRASH)
     assert "no total_latency_s" in result.message and result.metrics == {}
+
+
+def test_cut_gen_len_is_projected(tmp_path: Path) -> None:
+    cfg = ExperimentConfig()
+    fg = FlexGenConfig(command=f"{sys.executable} {FAKE}", cut_gen_len=8)
+    cfg.engine = EngineConfig(
+        name="flexgen", tp=[1], flexgen=fg, trial_timeout_s=60, reference_version="0.1.7"
+    )
+    cfg.model = ModelConfig(name="opt-1.3b", path="facebook/opt-1.3b", max_model_len=2048)
+    cfg.workload.concurrency, cfg.workload.input_len, cfg.workload.output_len = [1], [128], [32]
+    trial = expand(cfg)[0]
+    spec = BatchSpec("facebook/opt-1.3b", 1, "gpu", tmp_path, ())
+    result = run_batch_trial(FlexGenEngine(), trial.engine, trial.model, trial, spec)
+    assert result.status == Status.DONE, result.message + result.engine_log
+    assert result.metrics["projected"] == 1.0 and "projected: True" in result.engine_log
+    assert result.engine_info["reference_version"] == "0.1.7"

@@ -126,3 +126,53 @@ def test_tiny_model_needs_a_flexgen_model() -> None:
     with pytest.raises(ConfigError) as err:
         validate(EngineConfig(name="flexgen"), ModelConfig())
     assert err.value.field == "engine.flexgen.model"
+
+
+def test_preset_cuts_gen_len_as_the_seed_did() -> None:
+    """seed 000's logs all say ``projected: True``: FlexGen's bench suite sets cut_gen_len=8."""
+    from orchestrator.config.store import load_experiment
+
+    cfg = load_experiment(["+exp=flexgen_diagonal"])
+    assert cfg.engine.flexgen.cut_gen_len == 8
+    trial = expand(cfg)[0]
+    spec = BatchSpec("facebook/opt-1.3b", 1, "gpu", Path("/tmp"), ())
+    argv = FlexGenEngine().trial_command(trial.engine, trial.model, trial, spec)
+    i = argv.index("--cut-gen-len")
+    assert argv[i + 1] == "8" and argv[argv.index("--gen-len") + 1] == "32"
+
+
+@pytest.mark.parametrize(("extra", "projected"), [([], 0.0), (["--cut-gen-len", "8"], 1.0),
+                                                  (["--debug-mode", "fewer_batch"], 1.0)])  # fmt: skip
+def test_standin_projects_like_flex_opt(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], extra: list[str], projected: float
+) -> None:
+    """The stand-in follows flex_opt.py: ``projected = bool(args.debug_mode or cut_gen_len)``."""
+    from tests.integration import fake_flex_opt
+
+    argv = ["flex_opt", "--model", "facebook/opt-1.3b", "--prompt-len", "128", "--gen-len", "32", *extra]
+    monkeypatch.setattr(sys, "argv", argv)
+    assert fake_flex_opt.main() == 0
+    log = capsys.readouterr().out
+    assert parse_flexgen_log(log)["projected"] == projected
+    assert FlexGenEngine().version(log) == fake_flex_opt.VERSION
+
+
+def test_version_printed_installed_or_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+
+    from engines.flexgen import flexgen_version
+
+    assert flexgen_version("flexgen version: 0.1.7\n") == "0.1.7"
+
+    def installed(name: str) -> str:
+        assert name == "flexgen"
+        return "0.1.6"
+
+    monkeypatch.setattr(importlib.metadata, "version", installed)
+    assert flexgen_version("no version line") == "0.1.6"
+
+    def missing(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", missing)
+    assert flexgen_version("") == "unknown"

@@ -46,3 +46,25 @@ def test_grid_table_has_the_seed_columns_and_oom(tmp_path: Path) -> None:
     oom = [r for r in split.rows if r[3] == "OOM"]
     assert len(oom) == 2 and all(set(r[4:]) == {"OOM"} for r in oom)
     assert len(FLEX_KEYS) == 3 and set(section.figures) == {"flexgen_scale.png"}
+
+
+def test_projected_column_per_trial(tmp_path: Path) -> None:
+    """Every seed-000 log says ``projected: True`` (FlexGen's bench suite runs --cut-gen-len 8)."""
+    (section,) = sections(load_sweep(flexgen_store(tmp_path).sweep_dir).trials)
+    _, _, split = section.tables
+    assert split.headers[-1] == "projected" and split.headers[3] == "status"
+    assert {r[-1] for r in split.rows if r[3] == "DONE"} == {"True"}
+    assert {r[-1] for r in split.rows if r[3] == "OOM"} == {"OOM"}
+    assert "projected: True = FlexGen ran --cut-gen-len tokens" in split.note
+
+
+def test_projected_false_and_missing(tmp_path: Path) -> None:
+    from orchestrator.report.flexgen_compare import projected
+    from orchestrator.report.load import TrialData
+
+    def trial(metrics: dict[str, float]) -> TrialData:
+        return TrialData("t", "t", "DONE", None, 1, {"engine": {"name": "flexgen"}}, metrics)
+
+    assert projected(trial({"projected": 0.0})) == "False"
+    assert projected(trial({"projected": 1.0})) == "True"
+    assert projected(trial({})) == "-"  # a log without the line
