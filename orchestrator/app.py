@@ -32,7 +32,8 @@ from workloads.validity import flags_text
 USAGE = """usage: python -m orchestrator [+exp=<preset>] [key=value ...] [--dry-run]
 
 Hydra overrides, e.g.  +exp=tgi_tp_sweep engine.tp=[2,4] workload.concurrency=[1,8]
-  --dry-run   validate, print the trial list and placement plan, start nothing
+  --dry-run   validate, print the trial list, placement plan and each engine instance's
+              launch command (ports and paths as placeholders), start nothing
   --cfg       print the composed config and exit
 """
 
@@ -64,12 +65,24 @@ def main(argv: list[str] | None = None) -> int:
         return _run_planner(cfg, console)
     if cfg.dry_run:
         print_plan(console, cfg, trials, nodes)  # with ray.address: the cluster is not known yet
+        print_launch_commands(console, configs)
         return 0
     try:
         return run_sweep(cfg, trials, console)
     except OrchestratorError as exc:
         Console(stderr=True, soft_wrap=True).print(f"[bold red]error[/] {exc}", highlight=False)
         return exc.exit_code
+
+
+def print_launch_commands(console: Console, configs: list[ExperimentConfig]) -> None:
+    """Each engine instance's command line (secrets redacted; ports and paths as placeholders)."""
+    from orchestrator.launch_preview import launch_commands
+
+    console.print("launch commands (ports, side channels, GPUs and scratch dirs are chosen on the node):",
+                  highlight=False)  # fmt: skip
+    for c in configs:
+        for label, line in launch_commands(c, expand(c)):
+            console.print(f"  {label}:\n    {line}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _run_planner(cfg: ExperimentConfig, console: Console) -> int:

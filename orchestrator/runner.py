@@ -29,6 +29,7 @@ from engines.liveness import EngineWatch
 from engines.process import ManagedProcess, classify_failure, free_port, tail
 from engines.telemetry import PointTelemetry
 from engines.tiny_model import ensure_tiny_model
+from orchestrator import side_channels
 from orchestrator.batch import run_batch_trial
 from orchestrator.config.schema import EngineConfig, ModelConfig
 from orchestrator.provenance import node_info
@@ -80,14 +81,16 @@ class EngineRunner:
             self.batch_spec = BatchSpec(model_path, self.tp, self.device, self.work_dir, tuple(gpu_ids))
             self.info = {"engine": self.engine.name, "gpu_ids": list(gpu_ids), "device": self.device}
             return self.info
+        port = free_port(self.host)
         self.spec = LaunchSpec(
             model_path=model_path,
             served_name=self.model.name,
             tp=engine_tp,
             host=self.host,
-            port=free_port(self.host),
+            port=port,
             device=self.device,
             gpu_ids=tuple(gpu_ids),
+            side=side_channels.allocate(self.host, self.engine.name, port),  # its own, per instance
         )
         argv = self._server().command(self.engine_cfg, self.model, self.spec)
         env = {**os.environ, **self._server().env(self.engine_cfg, self.spec)}
@@ -110,6 +113,7 @@ class EngineRunner:
             "base_url": spec.base_url,
             "pgid": self.process.pid,
             "command": argv,
+            "side_channels": {"ports": list(spec.side.ports), "scratch": spec.side.scratch},
             "node": node_info(),  # hostname, CPU, GPU names of the node that ran the engine
         }
         return self.info
@@ -212,6 +216,8 @@ class EngineRunner:
     def stop(self) -> None:
         if self.process is not None:
             self.process.stop()
+        if self.spec is not None:
+            side_channels.release(self.spec.side)
 
     def log_text(self) -> str:
         try:

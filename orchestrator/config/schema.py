@@ -14,9 +14,17 @@ from orchestrator.planner.config import PlannerConfig
 
 @dataclass
 class TGIConfig:
-    """text-generation-launcher arguments (seed 001). None/false/empty → the flag is omitted."""
+    """text-generation-launcher arguments (seed 001). None/false/empty → the flag is omitted.
+
+    ``shard_uds_path``, ``master_addr``, ``master_port``, ``prometheus_port``: None gives each engine
+    instance its own (a free port, a per-instance socket path); a set value is only allowed when no
+    two instances can share a node (orchestrator/side_channels.py).
+    """
 
     launcher: str = "native"  # native | docker | podman
+    # the launcher's version: which flags and env vars exist (--max-input-tokens from 2.0.0,
+    # --prometheus-port from 3.3.0, USE_PREFIX_CACHING in 2.3.x, PREFIX_CACHING from 3.0.0)
+    version: str = "3.3.7"
     image: str = "ghcr.io/huggingface/text-generation-inference:latest"
     shm_size: str = "1g"
     sharded: bool | None = None
@@ -34,6 +42,8 @@ class TGIConfig:
     shard_uds_path: str | None = None
     master_addr: str | None = None
     master_port: int | None = None
+    prometheus_port: int | None = None  # TGI >= 3.3.0 (its default 9000)
+    prefix_caching: bool | None = None  # None: TGI's default; needs TGI >= 2.3 to be true
     huggingface_hub_cache: str | None = None
     weights_cache_override: str | None = None
     disable_custom_kernels: bool = False

@@ -99,6 +99,9 @@ def validate(cfg: ExperimentConfig, engine_names: Iterable[str], nodes: Sequence
         )
     for tp in cfg.engine.tp:
         check_tp(tp, nodes)
+    from orchestrator.side_channels import check_side_channels
+
+    check_side_channels(cfg, nodes)  # a fixed port/socket path two co-located instances would share
     if cfg.ray.address is None:  # a local cluster: the driver sees the disk the engines read
         check_local_path("model.path", cfg.model.path)
         if cfg.engine.tokenizer:

@@ -43,7 +43,9 @@ def test_seed_parameters() -> None:
     t = tgi[0].engine.tgi
     assert (t.max_concurrent_requests, t.max_best_of, t.max_stop_sequences, t.max_input_length,
             t.max_total_tokens, t.waiting_served_ratio, t.max_batch_total_tokens, t.max_waiting_tokens,
-            t.master_port) == (128, 2, 4, 1000, 1512, 1.2, 32000, 20, 29500)  # fmt: skip
+            t.master_port) == (128, 2, 4, 1000, 1512, 1.2, 32000, 20, None)  # fmt: skip
+    # the seed's shard_uds_path / master_addr / master_port are TGI's defaults: null, per instance
+    assert (t.shard_uds_path, t.master_addr) == (None, None)
     awq = trials_of("vllm_vs_tgi_awq")
     assert {(x.engine.name, x.engine.quantization or x.engine.tgi.quantize) for x in awq} == {
         ("vllm", "awq"),

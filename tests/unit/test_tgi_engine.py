@@ -41,11 +41,11 @@ SPEC = LaunchSpec(
     model_path="bigscience/bloomz-7b1-mt", served_name="bloomz-7b1-mt", tp=2, host="127.0.0.1",
     port=5555, device="gpu", gpu_ids=("0", "1"),
 )  # fmt: skip
-SEED_ARGS = [
+SEED_ARGS = [  # engine.tgi.version 3.3.7 (the default): --max-input-tokens
     "--model-id", "bigscience/bloomz-7b1-mt", "--hostname", "127.0.0.1", "--port", "5555",
     "--num-shard", "2",
     "--max-concurrent-requests", "128", "--max-best-of", "2", "--max-stop-sequences", "4",
-    "--max-input-length", "1000", "--max-total-tokens", "1512", "--waiting-served-ratio", "1.2",
+    "--max-input-tokens", "1000", "--max-total-tokens", "1512", "--waiting-served-ratio", "1.2",
     "--max-batch-total-tokens", "32000", "--max-waiting-tokens", "20",
     "--shard-uds-path", "/tmp/text-generation-server", "--master-addr", "localhost", "--master-port", "29500",
 ]  # fmt: skip

@@ -1,0 +1,102 @@
+"""Per-instance side channels of engines that may share a node (pure, but for :func:`allocate`).
+
+An engine has internal endpoints besides its HTTP port: TGI's torch.distributed rendezvous
+(``--master-port``, default 29500), its shards' unix sockets (``--shard-uds-path``, default
+``/tmp/text-generation-server``) and Prometheus exporter (``--prometheus-port``, 3.3.0+); vLLM's
+internal ports (from ``VLLM_PORT``) and IPC sockets (``VLLM_RPC_BASE_PATH``). Two instances on one
+node with the same value cannot both start, so the runner gives each instance its own
+(:func:`allocate`), and a value fixed in the config is only accepted when no two instances of the
+sweep can be on one node at once (:func:`could_colocate`, :func:`check_side_channels`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Sequence
+
+from engines.base import SIDE_PORTS, SideChannels
+from engines.process import free_port
+from orchestrator.config.schema import ExperimentConfig
+from orchestrator.errors import ConfigError
+from orchestrator.placement import NodeSpec
+
+CONTAINER_LAUNCHERS = ("docker", "podman")  # own network namespace and /tmp: nothing to share
+SCRATCH_ROOT = "/tmp"  # short: a unix socket path must stay under 108 bytes (TGI adds -{rank})
+
+
+def allocate(host: str, engine: str, port: int, count: int = SIDE_PORTS) -> SideChannels:
+    """Free ports (distinct from ``port`` and each other) and a fresh short scratch directory."""
+    taken = {port}
+    ports: list[int] = []
+    while len(ports) < count:
+        candidate = free_port(host)
+        if candidate not in taken:
+            taken.add(candidate)
+            ports.append(candidate)
+    scratch = tempfile.mkdtemp(prefix=f"orch-{engine}-{port}-", dir=SCRATCH_ROOT)
+    return SideChannels(tuple(ports), scratch)
+
+
+def release(side: SideChannels) -> None:
+    """Remove the instance's scratch directory (its sockets are gone with the engine)."""
+    if side.scratch:
+        shutil.rmtree(side.scratch, ignore_errors=True)
+
+
+def instance_tps(cfg: ExperimentConfig) -> list[int]:
+    """The TP of every engine instance the sweep starts (one per trial when engine.reuse is off)."""
+    from orchestrator.grid import expand, group_by_engine  # grid imports config.validate
+
+    trials = expand(cfg)
+    if cfg.engine.reuse:
+        return [group[0].tp for group in group_by_engine(trials).values()]
+    return [t.tp for t in trials]
+
+
+def could_colocate(cfg: ExperimentConfig, nodes: Sequence[NodeSpec] | None = None) -> bool:
+    """Whether two engine instances of the sweep can run on one node at the same time.
+
+    That needs ``ray.max_concurrent_engines > 1``, at least two instances, and a node with GPUs and
+    CPUs for the two smallest (the scheduler packs any instances that fit, ``capacity.Capacity``;
+    an instance larger than a node takes whole nodes). ``nodes``: the planned cluster (None: from
+    ``resources``); with ``ray.address`` the cluster is not known before connecting, so any two
+    instances may meet.
+    """
+    if cfg.ray.max_concurrent_engines < 2:
+        return False
+    tps = sorted(instance_tps(cfg))
+    if len(tps) < 2:
+        return False
+    r = cfg.resources
+    if cfg.ray.address or (nodes is None and r.gpus_per_node is None):
+        return True
+    if nodes is None:
+        nodes = [NodeSpec(int(r.gpus_per_node or 0), r.cpus_per_node)] * r.num_nodes
+    gpus, cpus = tps[0] + tps[1], 2 * cfg.engine.cpus
+    return any(n.gpus >= gpus and n.cpus >= cpus for n in nodes)
+
+
+def fixed_side_channels(cfg: ExperimentConfig) -> list[str]:
+    """The side-channel fields the config fixes to one value for every instance."""
+    e = cfg.engine
+    fields = []
+    if e.name == "tgi" and e.tgi.launcher not in CONTAINER_LAUNCHERS:
+        for name in ("master_port", "shard_uds_path", "prometheus_port"):
+            if getattr(e.tgi, name) is not None:
+                fields.append(f"engine.tgi.{name}")
+    if e.name == "vllm":
+        fields += [f"engine.env.{key}" for key in ("VLLM_PORT", "VLLM_RPC_BASE_PATH") if key in e.env]
+    return fields
+
+
+def check_side_channels(cfg: ExperimentConfig, nodes: Sequence[NodeSpec] | None = None) -> None:
+    """ConfigError naming the first fixed side-channel field when two instances could share a node."""
+    fields = fixed_side_channels(cfg)
+    if fields and could_colocate(cfg, nodes):
+        raise ConfigError(
+            fields[0],
+            "is one value for every engine instance, but two instances of this sweep can run on one "
+            "node at once and would both bind it; leave it null: each instance gets its own (or set "
+            "ray.max_concurrent_engines=1)",
+        )
