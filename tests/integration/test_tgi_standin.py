@@ -22,7 +22,7 @@ from typing import Any
 import psutil
 import pytest
 
-from engines.process import free_port
+from engines.process import free_port, group_members
 from engines.tiny_model import ensure_tiny_model, word
 from tests.conftest import kill_tagged, tagged_env, wait_no_tagged
 from workloads.clients.session import open_session
@@ -466,3 +466,40 @@ def test_prometheus_port_taken(tmp_path: Path, model: str, cleanup: str) -> None
     text = a.text()
     assert "failed to build prometheus recorder" in text and "Webserver Crashed" in text, text[-2000:]
     assert "Error: WebserverFailed" in text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="TGI's shards and router run in their own process groups "
+    "(process_group(0)); ManagedProcess.stop signals only the launcher's group",
+)
+def test_runner_stop_after_launcher_killed_leaves_no_shards(
+    tmp_path: Path, model: str, tag: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The launcher dies hard (OOM killer, SIGKILL after term_grace_s): EngineRunner.stop must still
+    take its shards and router down, or they keep the GPU memory, the sockets and the ports."""
+    from orchestrator.config.schema import EngineConfig, ModelConfig, TGIConfig
+    from orchestrator.runner import EngineRunner
+
+    for key, value in standin_env(tag).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("HOSTNAME", raising=False)
+    cfg = EngineConfig(name="tgi", tgi=TGIConfig(shard_uds_path=str(tmp_path / "k")),
+                       extra_args=["--prometheus-port", str(free_port())])  # fmt: skip
+    runner = EngineRunner(cfg, ModelConfig(), tp=1, device="cpu", work_dir=tmp_path)
+    try:
+        runner.start([])
+        assert runner.process is not None and runner.process.pgid is not None
+        (launcher,) = [
+            pid
+            for pid in group_members(runner.process.pgid)
+            if "launcher.py" in " ".join(psutil.Process(pid).cmdline())
+        ]
+        os.kill(launcher, signal.SIGKILL)
+        time.sleep(0.5)
+    finally:
+        runner.stop()
+    monkeypatch.undo()
+    left = wait_no_tagged(tag, timeout_s=3)
+    kill_tagged(tag)
+    assert not left, left
