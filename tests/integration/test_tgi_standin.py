@@ -325,14 +325,18 @@ def test_early_eos_and_port_taken(tmp_path: Path, model: str, cleanup: str) -> N
     assert not Path(f"{tmp_path / 'eos'}-0").exists()
 
 
+@pytest.mark.parametrize("eos_after", [None, 2])
 def test_engine_runner_static_batch(
-    tmp_path: Path, model: str, cleanup: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, model: str, cleanup: str, monkeypatch: pytest.MonkeyPatch, eos_after: int | None
 ) -> None:
+    """One static-batch point through EngineRunner; TGI has no ignore_eos, so an early EOS (the
+    stand-in's TGI_STANDIN_EOS_AFTER) must fail the point as short_outputs, never pass as measured."""
     from orchestrator.config.schema import EngineConfig, ModelConfig, TGIConfig
     from orchestrator.runner import EngineRunner
-    from orchestrator.trial import Status, Trial, WorkloadPoint
+    from orchestrator.trial import FailureReason, Status, Trial, WorkloadPoint
 
-    for key, value in standin_env(cleanup).items():
+    extra = {"TGI_STANDIN_EOS_AFTER": str(eos_after)} if eos_after else {}
+    for key, value in standin_env(cleanup, **extra).items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("HOSTNAME", raising=False)
     cfg = EngineConfig(
@@ -366,6 +370,10 @@ def test_engine_runner_static_batch(
         result = runner.run_point(Trial("t-tgi", "g", 2, cfg, ModelConfig(), point))
     finally:
         runner.stop()
+    if eos_after:
+        assert result.status is Status.FAILED and result.reason is FailureReason.SHORT_OUTPUTS, result.message
+        assert all(r["output_tokens"] == eos_after for r in result.records)
+        return
     assert result.status is Status.DONE, (result.reason, result.message, runner.log_text()[-2000:])
     assert all(r["output_tokens"] == 4 for r in result.records)
     assert result.metrics["prefill_latency_avg_ms"] > 0

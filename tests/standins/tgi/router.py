@@ -43,6 +43,10 @@ def standin_version() -> str:
     return os.environ.get("TGI_STANDIN_VERSION", "3.3.7")
 
 
+def _version_tuple(v: str) -> tuple[int, ...]:
+    return tuple(int(p) if p.isdigit() else 0 for p in v.split("-")[0].split("."))
+
+
 def rlog(level: str, message: str) -> None:
     ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1e6) % 1000000:06d}Z"
     sys.stdout.write(f"{ts} {level:>5} text_generation_router::server: router/src/server.rs: {message}\n")
@@ -917,8 +921,9 @@ class HTTPServer:
                                 "finish_reason": ev["finish_reason"],
                                 "generated_tokens": len(ids),
                                 "seed": valid.seed if valid.sampling else None,
-                                "input_length": valid.input_length,
                             }
+                            if _version_tuple(standin_version()) >= (2, 3, 0):  # StreamDetails.input_length
+                                details["input_length"] = valid.input_length
                         self._record_success(entry, len(ids))
                         text = r.tokenizer.decode(ids, skip_special_tokens=True)
                         if valid.return_full_text:
