@@ -237,6 +237,12 @@ def invalid_reason(metrics: dict[str, Any], point: WorkloadPoint) -> tuple[Failu
             f"error rate {error_rate:.2%} > workload.max_error_rate={point.max_error_rate:g} "
             "(errors by kind are in the trial's metrics, each error in its records)"
         )
+    failed_runs = int(metrics.get("failed_runs", 0) or 0)
+    if point.name == "static_batch" and failed_runs:
+        return FailureReason.REQUEST_ERRORS, (
+            f"{failed_runs} of {point.runs} static-batch runs had a failed request: a run's prefill and "
+            "decode figures need all of its batch (each error is in the trial's records)"
+        )
     delay = float(metrics.get("send_delay_p99_ms", 0.0))
     return FailureReason.CLIENT_BEHIND, (
         f"the client fell behind: send delay p99 {delay:.1f} ms > workload.max_send_delay_ms="

@@ -92,12 +92,27 @@ def version_lines(sweep: SweepData) -> list[str]:
     return lines + notes
 
 
+def validity_lines(sweep: SweepData) -> list[str]:
+    """One line per validity flag of a trial: a run that did not measure what it claims is never
+    shown as a clean DONE. ``DONE*``: finished, figures qualified by the flag; failing flags name
+    the FAILED trial's reason."""
+    lines = []
+    for t in sweep.trials:
+        for f in t.flags:
+            effect = "fails the trial" if f.get("fails") else "qualifies its figures"
+            head = f"{t.name} [{t.trial_id}] {t.status_text}: {f.get('kind')} ({effect})"
+            lines.append(f"{head}: {f.get('reason', '')}")
+    return lines
+
+
 def build_sections(sweep: SweepData, cfg: ReportConfig | None = None) -> list[Section]:
     cfg = cfg or ReportConfig()
     claimed: set[str] = set()
     out: list[Section] = []
     if sweep.trials:
         out.append(Section("Engines", notes=version_lines(sweep)))
+    if flagged := validity_lines(sweep):
+        out.append(Section("Validity flags", notes=flagged))
     for applies, make in REPORTS:
         mine = [t for t in sweep.trials if t.trial_id not in claimed and applies(t)]
         if mine:

@@ -26,6 +26,7 @@ class TrialData:
     dir: Path | None = None
     steps: list[dict[str, float]] = field(default_factory=list)
     engine_info: dict[str, Any] = field(default_factory=dict)  # engine_version, reference_version, ...
+    flags: list[dict[str, Any]] = field(default_factory=list)  # workloads.validity.Flag.to_dict() each
 
     @property
     def engine_version(self) -> str:
@@ -50,9 +51,9 @@ class TrialData:
 
     @property
     def status_text(self) -> str:
-        """``DONE``, ``OOM`` or ``FAILED(<reason>)``: what a report shows instead of numbers."""
+        """``DONE``, ``DONE*`` (finished, with validity flags), ``OOM`` or ``FAILED(<reason>)``."""
         if self.done:
-            return "DONE"
+            return "DONE*" if self.flags else "DONE"
         if self.reason == "oom":
             return "OOM"
         return f"{self.status}({self.reason})" if self.reason else self.status
@@ -93,6 +94,7 @@ def load_trial(trial_dir: Path) -> TrialData:
         dir=trial_dir,
         steps=list(r.get("steps") or []),
         engine_info=dict(r.get("engine_info") or {}),
+        flags=list(r.get("flags") or []),
     )
 
 

@@ -28,3 +28,12 @@ def test_late_client_is_client_behind_naming_the_limit() -> None:
 def test_nothing_sent_is_request_errors() -> None:
     reason, msg = invalid_reason({"num_requests": 0}, POINT)
     assert reason is FailureReason.REQUEST_ERRORS and "num_requests" in msg
+
+
+def test_a_failed_static_batch_run_is_request_errors_not_client_behind() -> None:
+    import dataclasses
+
+    point = dataclasses.replace(POINT, name="static_batch", batch_size=2, runs=10, warmups=1)
+    metrics = {"num_requests": 20, "error_rate": 0.01, "failed_runs": 1, "send_delay_p99_ms": 0.0}
+    reason, msg = invalid_reason(metrics, point)
+    assert reason is FailureReason.REQUEST_ERRORS and msg.startswith("1 of 10 static-batch runs")
