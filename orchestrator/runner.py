@@ -93,7 +93,8 @@ class EngineRunner:
             side=side_channels.allocate(self.host, self.engine.name, port),  # its own, per instance
         )
         argv = self._server().command(self.engine_cfg, self.model, self.spec)
-        env = {**os.environ, **self._server().env(self.engine_cfg, self.spec)}
+        parent, dropped = self._inherited_env()
+        env = {**parent, **self._server().env(self.engine_cfg, self.spec)}
         stop_command = getattr(self._server(), "stop_command", None)  # e.g. docker stop NAME
         stop_argv = stop_command(self.engine_cfg, self.spec) if stop_command else None
         self.process = ManagedProcess(argv, self.log_path, env=env, stop_argv=stop_argv)
@@ -114,9 +115,26 @@ class EngineRunner:
             "pgid": self.process.pid,
             "command": argv,
             "side_channels": {"ports": list(spec.side.ports), "scratch": spec.side.scratch},
+            "env_dropped": dropped,  # inherited variables the engine would have read as flags
             "node": node_info(),  # hostname, CPU, GPU names of the node that ran the engine
         }
         return self.info
+
+    def _inherited_env(self) -> tuple[dict[str, str], list[str]]:
+        """This process's environment as the engine inherits it, and the names left out (TGI: the
+        launcher's flag fallbacks, ``engines.tgi.LAUNCHER_ENV``), which the engine log records."""
+        inherited_env = getattr(self._server(), "inherited_env", None)
+        if inherited_env is None:
+            return dict(os.environ), []
+        parent, dropped = inherited_env(self.engine_cfg, os.environ)
+        if dropped:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.log_path.open("a") as log:
+                log.write(
+                    f"orchestrator: not passed to {self.engine.name} from this environment (it reads "
+                    f"them as flags; set them in engine.env to pass them): {', '.join(dropped)}\n"
+                )
+        return parent, dropped
 
     def tokenizer(self) -> Any:
         if self._tokenizer is None:

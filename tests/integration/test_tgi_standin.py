@@ -503,3 +503,26 @@ def test_runner_stop_after_launcher_killed_leaves_no_shards(
     left = wait_no_tagged(tag, timeout_s=3)
     kill_tagged(tag)
     assert not left, left
+
+
+def test_stray_launcher_env_does_not_reach_tgi(
+    tmp_path: Path, model: str, cleanup: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The launcher reads MAX_BATCH_SIZE (and ~50 more) as flag fallbacks: a stray one in the
+    orchestrator's environment is dropped and logged; one set in engine.env reaches it."""
+    from orchestrator.config.schema import EngineConfig, ModelConfig
+    from orchestrator.runner import EngineRunner
+
+    for key, value in standin_env(cleanup, MAX_BATCH_SIZE="1", MAX_WAITING_TOKENS="3").items():
+        monkeypatch.setenv(key, value)
+    cfg = EngineConfig(name="tgi", env={"MAX_WAITING_TOKENS": "7"})
+    runner = EngineRunner(cfg, ModelConfig(), tp=1, device="cpu", work_dir=tmp_path)
+    try:
+        info = runner.start([])
+        log = runner.log_text()
+    finally:
+        runner.stop()
+    assert "MAX_BATCH_SIZE" in info["env_dropped"] and "MAX_WAITING_TOKENS" not in info["env_dropped"]
+    assert "not passed to tgi from this environment" in log and "MAX_BATCH_SIZE" in log.splitlines()[0]
+    assert "    max_batch_size: None," in log  # the launcher's Args: no stray value
+    assert "    max_waiting_tokens: 7," in log  # engine.env: the user's
