@@ -380,6 +380,9 @@ def test_engine_runner_static_batch(
     assert result.metrics["decode_throughput_avg"] > 0 and result.metrics["itl_bunched_share"] < 0.5
     assert result.metrics["decode_token_latency_avg_ms"] > 2.0  # TGI_STANDIN_TOKEN_MS=5 per step
     assert not result.flags, result.flags
+    # the engine's first point: its counters first appear after it, and count from 0 (1 warmup + 2 runs)
+    assert result.metrics["engine_requests_finished"] == 3 * 2
+    assert result.metrics["engine_generation_tokens"] == 3 * 2 * 4
     assert not Path(f"{tmp_path / 'tgi'}-0").exists()
 
 
