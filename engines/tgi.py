@@ -291,6 +291,11 @@ class TGIEngine:
         return f"{spec.base_url}/generate_stream"
 
     def metrics_url(self, spec: LaunchSpec) -> str | None:
+        """``/metrics`` on the main port, in every version: 3.3.x's router (``router/src/server.rs``,
+        v3.3.7 and main as of 2026-01) routes ``/metrics`` there and builds the
+        ``--prometheus-port`` listener with ``builder.build()`` and drops its exporter, so nothing
+        answers there (the port is bound at startup only: a taken one still crashes the router,
+        hence still one per instance)."""
         return f"{spec.base_url}/metrics"
 
     def version(self, spec: LaunchSpec) -> str:
