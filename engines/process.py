@@ -2,7 +2,10 @@
 
 The engine runs in its own session (process group) under a small watchdog (``engines.watchdog``)
 that kills the whole group if the launching process (the Ray actor) dies without stopping it.
-Output goes to a log file kept with the trial. Stop = SIGTERM to the group, then SIGKILL.
+Output goes to a log file kept with the trial. Stop = SIGTERM to the group, then SIGKILL, then the
+same for every recorded descendant that lives in another group and outlived it (TGI's shards and
+router run in their own groups: :mod:`engines.proctree`); the tree is recorded every
+``TRACK_S`` while the engine runs, at readiness and right before stopping.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from engines.proctree import Tree
 from engines.watchdog import run_on_stop
 from orchestrator.errors import EngineError
 
@@ -45,6 +50,8 @@ BAD_ARG_PATTERNS = (
     "error: the argument",
     "ArgumentValidation",
 )
+TRACK_S = 1.0  # how often the engine's process tree is recorded while it runs
+SURVIVOR_GRACE_S = 5.0  # a descendant that outlived the group: SIGTERM, this long, then SIGKILL
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -100,7 +107,9 @@ class ManagedProcess:
         self.term_grace_s = term_grace_s
         self.stop_argv = list(stop_argv) if stop_argv else None  # e.g. docker stop NAME
         self.pgid: int | None = None
+        self.tree: Tree | None = None  # every descendant seen, in any process group
         self._launcher: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
 
     @property
     def pid(self) -> int | None:
@@ -129,6 +138,16 @@ class ManagedProcess:
             )
         self.pgid = self._launcher.pid
         self._launcher.wait()  # it exits as soon as the detached watchdog is running
+        self.tree = Tree(self.pgid)
+        self._stopping.clear()
+        threading.Thread(target=self._track, args=(self.tree,), name="engine-tree", daemon=True).start()
+
+    def _track(self, tree: Tree) -> None:
+        """Record the tree until stop, or until the group is gone (orphans are no longer found)."""
+        while not self._stopping.wait(TRACK_S):
+            tree.snapshot()
+            if not group_alive(tree.pgid):
+                return
 
     @property
     def returncode(self) -> int | None:
@@ -154,6 +173,8 @@ class ManagedProcess:
                     log_tail=tail(self.log_path),
                 )
             if probe():
+                if self.tree is not None:
+                    self.tree.snapshot()  # every process the engine needed to serve exists now
                 return time.monotonic() - t0
             if time.monotonic() - t0 > timeout_s:
                 raise EngineError(
@@ -185,19 +206,47 @@ class ManagedProcess:
         return code if code is not None else -9
 
     def stop(self) -> int | None:
-        """Run ``stop_argv`` (if any), SIGTERM the group, wait ``term_grace_s``, then SIGKILL it.
+        """Run ``stop_argv`` (if any), SIGTERM the group, wait ``term_grace_s``, then SIGKILL it;
+        then stop the recorded descendants in other groups that outlived it (:meth:`_survivors`).
 
         Returns the command's exit code.
         """
         if self.pgid is None:
             return None
+        if self.tree is not None:
+            self.tree.snapshot()  # before any signal: a child may be orphaned by it
+        self._stopping.set()
         if self.stop_argv and group_alive(self.pgid):
             run_on_stop(self.stop_argv, timeout_s=self.term_grace_s + 15)
         _signal_group(self.pgid, signal.SIGTERM)
         _wait_group(self.pgid, self.term_grace_s)
         _signal_group(self.pgid, signal.SIGKILL)
         _wait_group(self.pgid, 5.0)
+        if self.tree is not None:
+            self._survivors(self.tree)
         return self.returncode
+
+    def _survivors(self, tree: Tree) -> None:
+        """Descendants in their own groups still alive after the group (the launcher was killed
+        or slower than ``term_grace_s``): SIGTERM, ``SURVIVOR_GRACE_S``, SIGKILL. Logged."""
+        left = tree.signal_survivors(signal.SIGTERM)
+        if not left:
+            return
+        self._note(f"{len(left)} process(es) outside the engine's process group outlived it "
+                   f"(pids {', '.join(map(str, left))}): SIGTERM")  # fmt: skip
+        deadline = time.monotonic() + min(SURVIVOR_GRACE_S, self.term_grace_s)
+        while tree.survivors() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        killed = tree.signal_survivors(signal.SIGKILL)
+        if killed:
+            self._note(f"SIGKILL to pids {', '.join(map(str, killed))} (still alive after SIGTERM)")
+        deadline = time.monotonic() + 5.0
+        while tree.survivors() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def _note(self, text: str) -> None:
+        with contextlib.suppress(OSError), self.log_path.open("a") as log:
+            log.write(f"engines.process: {text}\n")
 
     def __enter__(self) -> ManagedProcess:
         self.start()

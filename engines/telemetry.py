@@ -88,8 +88,14 @@ def totals(samples: Sequence[Sample], names: Mapping[str, str]) -> dict[str, flo
 
 
 def counter_deltas(before: Mapping[str, float], after: Mapping[str, float]) -> dict[str, float]:
-    """``engine_<name>`` = after − before, for counters present in both scrapes."""
-    return {f"engine_{k}": after[k] - before[k] for k in after if k in before}
+    """``engine_<name>`` = after − before, for counters in the second scrape.
+
+    A counter absent from the first scrape counts from 0: Prometheus clients (TGI's
+    metrics-exporter-prometheus) export a counter only from its first increment, so on a fresh
+    engine the first point's ``tgi_request_success`` appears only after it. (Both scrapes must have
+    been read: :class:`PointTelemetry` reports no delta when either failed.)
+    """
+    return {f"engine_{k}": after[k] - before.get(k, 0.0) for k in after}
 
 
 def gauge_peaks(snapshots: Sequence[Mapping[str, float]]) -> dict[str, float]:

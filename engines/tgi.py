@@ -11,12 +11,20 @@ rendezvous), ``--shard-uds-path`` (a short per-instance path: shards bind ``{pat
 from TGI 3.3.0, ``--prometheus-port``, from the runner's :class:`engines.base.SideChannels`, unless
 ``engine.tgi`` sets them. A container has its own network namespace and /tmp: nothing is added.
 ``engine.tgi.version`` picks the flags and env vars that version has.
+
+Environment: the launcher reads every flag it has from an env var of the same name as a fallback
+(:data:`LAUNCHER_ENV`: PORT, NUM_SHARD, QUANTIZE, MAX_BATCH_SIZE, ...), so a variable that happens to
+be set where the orchestrator runs would silently configure TGI. Natively, :meth:`TGIEngine.inherited_env`
+drops those names from the inherited environment unless ``engine.env`` sets them; the runner logs
+the dropped names (never their values) and records them as ``engine_info["env_dropped"]``. A
+container sees only the ``-e`` variables we pass.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from engines.base import OFFLINE_ENV, LaunchSpec, SideChannels, http_get
@@ -55,6 +63,23 @@ _VALUED = (
 )
 _SWITCHES = (("disable_custom_kernels", "--disable-custom-kernels"), ("json_output", "--json-output"))
 
+
+LAUNCHER_ENV: tuple[str, ...] = (
+    "MODEL_ID", "REVISION", "VALIDATION_WORKERS", "SHARDED", "NUM_SHARD", "QUANTIZE", "SPECULATE",
+    "DTYPE", "KV_CACHE_DTYPE", "TRUST_REMOTE_CODE", "MAX_CONCURRENT_REQUESTS", "MAX_BEST_OF",
+    "MAX_STOP_SEQUENCES", "MAX_TOP_N_TOKENS", "MAX_INPUT_TOKENS", "MAX_INPUT_LENGTH",
+    "MAX_TOTAL_TOKENS", "WAITING_SERVED_RATIO", "MAX_BATCH_PREFILL_TOKENS", "MAX_BATCH_TOTAL_TOKENS",
+    "MAX_WAITING_TOKENS", "MAX_BATCH_SIZE", "CUDA_GRAPHS", "HOSTNAME", "PORT", "PROMETHEUS_PORT",
+    "SHARD_UDS_PATH", "MASTER_ADDR", "MASTER_PORT", "HUGGINGFACE_HUB_CACHE", "WEIGHTS_CACHE_OVERRIDE",
+    "DISABLE_CUSTOM_KERNELS", "CUDA_MEMORY_FRACTION", "ROPE_SCALING", "ROPE_FACTOR", "JSON_OUTPUT",
+    "OTLP_ENDPOINT", "OTLP_SERVICE_NAME", "CORS_ALLOW_ORIGIN", "API_KEY", "WATERMARK_GAMMA",
+    "WATERMARK_DELTA", "NGROK", "NGROK_AUTHTOKEN", "NGROK_EDGE", "TOKENIZER_CONFIG_PATH",
+    "DISABLE_GRAMMAR_SUPPORT", "MAX_CLIENT_BATCH_SIZE", "LORA_ADAPTERS", "USAGE_STATS",
+    "PAYLOAD_LIMIT", "ENABLE_PREFILL_LOGPROBS", "GRACEFUL_TERMINATION_TIMEOUT",
+)  # fmt: skip
+"""The env fallbacks of text-generation-launcher's flags: every ``#[clap(.., env)]`` field of
+``Args`` in TGI v3.3.7 ``launcher/src/main.rs``, upper-cased (all but ``--env``). The launchers of
+0.8.2, 1.3.4, 2.0.0, 2.3.0 and 3.0.0 read no name outside this list."""
 
 MAX_INPUT_TOKENS = (2, 0, 0)  # --max-input-tokens (--max-input-length stays a legacy alias)
 PROMETHEUS_PORT = (3, 3, 0)  # --prometheus-port (default 9000, one per host otherwise)
@@ -228,6 +253,16 @@ class TGIEngine:
             return None
         return [cfg.tgi.launcher, "stop", "--time", "10", container_name(spec)]
 
+    def inherited_env(
+        self, cfg: EngineConfig, environ: Mapping[str, str]
+    ) -> tuple[dict[str, str], list[str]]:
+        """The part of the orchestrator's environment the engine inherits, and the names dropped:
+        natively, the launcher's flag fallbacks (:data:`LAUNCHER_ENV`) unless ``engine.env`` sets them."""
+        if cfg.tgi.launcher != "native":
+            return dict(environ), []
+        dropped = sorted(name for name in LAUNCHER_ENV if name in environ and name not in cfg.env)
+        return {k: v for k, v in environ.items() if k not in dropped}, dropped
+
     def env(self, cfg: EngineConfig, spec: LaunchSpec) -> dict[str, str]:
         env = dict(OFFLINE_ENV)
         if spec.gpu_ids and cfg.tgi.launcher == "native":
@@ -256,6 +291,11 @@ class TGIEngine:
         return f"{spec.base_url}/generate_stream"
 
     def metrics_url(self, spec: LaunchSpec) -> str | None:
+        """``/metrics`` on the main port, in every version: 3.3.x's router (``router/src/server.rs``,
+        v3.3.7 and main as of 2026-01) routes ``/metrics`` there and builds the
+        ``--prometheus-port`` listener with ``builder.build()`` and drops its exporter, so nothing
+        answers there (the port is bound at startup only: a taken one still crashes the router,
+        hence still one per instance)."""
         return f"{spec.base_url}/metrics"
 
     def version(self, spec: LaunchSpec) -> str:

@@ -6,6 +6,11 @@ launcher: a Ray worker that dies SIGKILLs its direct children, and this keeps th
 take the engine down with it (first running ``--on-stop``, a JSON argv, e.g. ``docker stop NAME``,
 for what lives outside the group). On SIGTERM it forwards to the command, waits for it and writes its
 exit code to F.
+
+Descendants in other process groups (TGI's shards and router: ``process_group(0)``) are not reached
+by signalling the group, and once orphaned they are no longer descendants: the watchdog records the
+tree every ``TRACK_S`` (:class:`engines.proctree.Tree`) and kills what it recorded (same pid and
+start time) when the launching process dies, and stops what the command left behind when it exits.
 """
 
 from __future__ import annotations
@@ -18,6 +23,11 @@ import signal
 import subprocess
 import sys
 import time
+
+from engines.proctree import Tree
+
+TRACK_S = 1.0
+LEFTOVER_GRACE_S = 5.0
 
 
 def process_start_time(pid: int) -> str | None:
@@ -61,9 +71,15 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
+    tree = Tree(pgid)
+    next_track = 0.0
     while child.poll() is None:
+        if time.monotonic() >= next_track:
+            tree.snapshot()
+            next_track = time.monotonic() + TRACK_S
         if parent_start is None or process_start_time(args.parent) != parent_start:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            tree.snapshot()
             if args.on_stop:
                 run_on_stop(json.loads(args.on_stop))
             with contextlib.suppress(ProcessLookupError):
@@ -71,12 +87,29 @@ def main(argv: list[str]) -> int:
             deadline = time.monotonic() + 5
             while child.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.1)
+            tree.snapshot()
+            tree.signal_survivors(signal.SIGKILL)  # in other groups: the group's kill misses them
             os.killpg(pgid, signal.SIGKILL)  # ends the watchdog too
         with contextlib.suppress(subprocess.TimeoutExpired):
             child.wait(timeout=0.25)  # returns as soon as the command exits
     with open(args.exit_file, "w") as f:
         f.write(str(child.returncode))
+    stop_leftovers(tree)
     return child.returncode
+
+
+def stop_leftovers(tree: Tree) -> None:
+    """What the command left running in other groups (its launcher was killed): SIGTERM, then
+    SIGKILL after ``LEFTOVER_GRACE_S``."""
+    left = tree.signal_survivors(signal.SIGTERM)
+    if not left:
+        return
+    print(f"engines.watchdog: the command exited leaving pids {left} in other process groups: SIGTERM",
+          file=sys.stderr, flush=True)  # fmt: skip
+    deadline = time.monotonic() + LEFTOVER_GRACE_S
+    while tree.survivors() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    tree.signal_survivors(signal.SIGKILL)
 
 
 if __name__ == "__main__":

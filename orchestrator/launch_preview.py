@@ -21,6 +21,7 @@ from engines.base import (
     Engine,
     LaunchSpec,
     SideChannels,
+    engine_tp,
     get_engine,
     is_batch,
 )
@@ -64,16 +65,17 @@ def launch_commands(cfg: ExperimentConfig, trials: Sequence[Trial]) -> list[tupl
         model_path = MODEL if first.model.path == "tiny" else first.model.path
         gpus = tuple(f"{GPU}{i}" for i in range(first.tp)) if device == "gpu" else ()
         marks = _placeholders(engine.name, first.tp)
+        tp = engine_tp(engine.name, device, first.tp)  # vLLM on CPU: 1
         if is_batch(engine):
             batch = cast(BatchEngine, engine)
-            spec = BatchSpec(model_path, first.tp, device, Path(WORK_DIR), gpus)
+            spec = BatchSpec(model_path, tp, device, Path(WORK_DIR), gpus)
             for trial in group:
                 argv = batch.trial_command(trial.engine, trial.model, trial, spec)
                 out.append((trial.name, _line(argv, batch.env(trial.engine, spec), redact, marks)))
             continue
         server = cast(Engine, engine)
         launch = LaunchSpec(model_path=model_path, served_name=first.model.name,
-                            tp=1 if device == "cpu" else first.tp, host="127.0.0.1", port=PORT,
+                            tp=tp, host="127.0.0.1", port=PORT,
                             device=device, gpu_ids=gpus, side=SideChannels(SIDE, SCRATCH))  # fmt: skip
         argv = server.command(first.engine, first.model, launch)
         label = f"{engine.name} tp={first.tp} instance {first.group_id} ({len(group)} trial(s))"

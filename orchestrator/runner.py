@@ -21,6 +21,7 @@ from engines.base import (
     BatchSpec,
     Engine,
     LaunchSpec,
+    engine_tp,
     get_engine,
     http_get,
     is_batch,
@@ -76,16 +77,16 @@ class EngineRunner:
     def start(self, gpu_ids: list[str]) -> dict[str, Any]:
         """Start the engine and wait until it serves the model; raises EngineError."""
         model_path = resolve_model_path(self.model)
-        engine_tp = 1 if self.device == "cpu" else self.tp
+        launch_tp = engine_tp(self.engine.name, self.device, self.tp)  # vLLM on CPU: 1
         if is_batch(self.engine):  # one process per trial, started by run_point
-            self.batch_spec = BatchSpec(model_path, self.tp, self.device, self.work_dir, tuple(gpu_ids))
+            self.batch_spec = BatchSpec(model_path, launch_tp, self.device, self.work_dir, tuple(gpu_ids))
             self.info = {"engine": self.engine.name, "gpu_ids": list(gpu_ids), "device": self.device}
             return self.info
         port = free_port(self.host)
         self.spec = LaunchSpec(
             model_path=model_path,
             served_name=self.model.name,
-            tp=engine_tp,
+            tp=launch_tp,
             host=self.host,
             port=port,
             device=self.device,
@@ -93,7 +94,8 @@ class EngineRunner:
             side=side_channels.allocate(self.host, self.engine.name, port),  # its own, per instance
         )
         argv = self._server().command(self.engine_cfg, self.model, self.spec)
-        env = {**os.environ, **self._server().env(self.engine_cfg, self.spec)}
+        parent, dropped = self._inherited_env()
+        env = {**parent, **self._server().env(self.engine_cfg, self.spec)}
         stop_command = getattr(self._server(), "stop_command", None)  # e.g. docker stop NAME
         stop_argv = stop_command(self.engine_cfg, self.spec) if stop_command else None
         self.process = ManagedProcess(argv, self.log_path, env=env, stop_argv=stop_argv)
@@ -105,7 +107,7 @@ class EngineRunner:
             "engine": self.engine.name,
             "engine_version": self._server().version(spec),
             "reference_version": self.engine_cfg.reference_version,  # what the seed measured
-            "engine_tp": engine_tp,
+            "engine_tp": launch_tp,
             "placement_tp": self.tp,
             "gpu_ids": list(gpu_ids),
             "device": self.device,
@@ -114,9 +116,26 @@ class EngineRunner:
             "pgid": self.process.pid,
             "command": argv,
             "side_channels": {"ports": list(spec.side.ports), "scratch": spec.side.scratch},
+            "env_dropped": dropped,  # inherited variables the engine would have read as flags
             "node": node_info(),  # hostname, CPU, GPU names of the node that ran the engine
         }
         return self.info
+
+    def _inherited_env(self) -> tuple[dict[str, str], list[str]]:
+        """This process's environment as the engine inherits it, and the names left out (TGI: the
+        launcher's flag fallbacks, ``engines.tgi.LAUNCHER_ENV``), which the engine log records."""
+        inherited_env = getattr(self._server(), "inherited_env", None)
+        if inherited_env is None:
+            return dict(os.environ), []
+        parent, dropped = inherited_env(self.engine_cfg, os.environ)
+        if dropped:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.log_path.open("a") as log:
+                log.write(
+                    f"orchestrator: not passed to {self.engine.name} from this environment (it reads "
+                    f"them as flags; set them in engine.env to pass them): {', '.join(dropped)}\n"
+                )
+        return parent, dropped
 
     def tokenizer(self) -> Any:
         if self._tokenizer is None:

@@ -34,6 +34,7 @@ class FailureReason(enum.StrEnum):
     # validity flags that fail a trial (workloads.validity.FlagKind of the same value)
     SHORT_OUTPUTS = "short_outputs"
     PREFIX_CACHE_HITS = "prefix_cache_hits"
+    BUNCHED_STREAM = "bunched_stream"
 
 
 @dataclass(frozen=True)

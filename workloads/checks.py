@@ -13,11 +13,18 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from workloads.metrics import BUNCHED_ITL_MS
 from workloads.spec import LoadSpec
 from workloads.validity import Flag, FlagKind
 
 COALESCED_TOKENS_PER_EVENT = 1.05
 """Above this many output tokens per token event, TPOT/ITL are measured over coalesced steps."""
+
+BUNCHED_MAX_SHARE = 0.5
+"""Above this share of ITL gaps under :data:`workloads.metrics.BUNCHED_ITL_MS` (with one token per
+event), the events were held back and delivered in bursts: a lone pair may meet in one read by
+chance (an event-loop pass, a scheduler hiccup), but when most of them do, ITL, TPOT and the decode
+figures measure the delivery (delayed ACKs against Nagle, a proxy's buffer), not the engine."""
 
 PREFIX_CACHE_MAX_HIT_RATE = 0.01
 """Above this share of the prompt tokens the engine looked up in its prefix cache
@@ -40,6 +47,33 @@ def coalesced_stream(spec: LoadSpec, metrics: Metrics) -> Flag | None:
     return Flag(
         FlagKind.COALESCED_STREAM,
         f"{per_event:.2f} output tokens per stream event: TPOT and ITL cover fewer, larger steps",
+    )
+
+
+def bunched_stream(spec: LoadSpec, metrics: Metrics) -> Flag | None:
+    """Most ITL gaps are ~0 although each event carried one token: the events were delivered in bursts.
+
+    Reads the summary's ``itl_bunched_share`` and ``tokens_per_event``
+    (:func:`workloads.metrics.summarize`); several tokens per event are :func:`coalesced_stream`'s.
+    Seen for real: TGI 3.3.7 leaves Nagle on, and a client whose ACKs are delayed on a reused
+    keep-alive connection received a whole stream in one burst ~40 ms late (TTFT +40 ms, ITL 0,
+    decode throughput NaN), which the client now prevents (``TCP_QUICKACK``,
+    :mod:`workloads.clients.session`). It fails a static batch, whose decode figures are event times
+    (its decode total then spans a burst, not the decode steps), and qualifies a serving trial (TTFT
+    and E2E are real client-side latencies, ITL and TPOT are not step times). An engine that sends
+    the tokens of one step as separate back-to-back events (speculative decoding) is flagged too:
+    its ITL is not a step time either.
+    """
+    share, per_event = _num(metrics, "itl_bunched_share"), _num(metrics, "tokens_per_event")
+    if not share > BUNCHED_MAX_SHARE or per_event > COALESCED_TOKENS_PER_EVENT:
+        return None
+    static = spec.name == "static_batch"
+    why = "the decode figures span bursts, not decode steps" if static else "ITL and TPOT are not step times"
+    return Flag(
+        FlagKind.BUNCHED_STREAM,
+        f"{share:.0%} of inter-token gaps are under {BUNCHED_ITL_MS:g} ms (limit {BUNCHED_MAX_SHARE:.0%}) "
+        f"with {per_event:.2f} tokens per event: the events arrived in bursts; {why}",
+        fails=static,
     )
 
 
@@ -90,7 +124,7 @@ def prefix_cache_hits(spec: LoadSpec, metrics: Metrics) -> Flag | None:
     )
 
 
-CHECKS: tuple[Check, ...] = (short_outputs, prefix_cache_hits, coalesced_stream)
+CHECKS: tuple[Check, ...] = (short_outputs, prefix_cache_hits, bunched_stream, coalesced_stream)
 
 
 def check_point(spec: LoadSpec, metrics: Metrics, checks: Sequence[Check] = CHECKS) -> list[Flag]:

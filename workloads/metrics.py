@@ -14,6 +14,9 @@ Definitions (client clock, ``time.perf_counter_ns``; results in milliseconds):
 * Goodput = successful requests meeting every SLO given, per second of the same window.
 * Send delay = sent - scheduled: how late the client sent compared with the strategy's plan.
 * Tokens per event = output tokens / token events: above 1 when tokens arrived coalesced.
+* Bunched ITL share (``itl_bunched_share``) = share of the pooled ITL gaps below
+  :data:`BUNCHED_ITL_MS`: events that reached the client together although each carried its own
+  token (read by the ``bunched_stream`` check, :mod:`workloads.checks`); NaN without gaps.
 * Output lengths (:func:`output_lengths`): every per-token figure above divides by the tokens a
   request produced, never by the requested ``max_tokens``; ``num_short_outputs`` counts the
   measured successful requests that produced fewer than they asked for (``min_output_tokens``,
@@ -40,6 +43,10 @@ STATS: tuple[str, ...] = ("mean", "std", "min", "max", "p50", "p90", "p95", "p99
 SLO_KEYS: tuple[str, ...] = ("ttft_ms", "tpot_ms", "e2e_ms")
 _NS_PER_MS = 1e6
 _NS_PER_S = 1e9
+BUNCHED_ITL_MS = 0.2
+"""An ITL gap below this is two events delivered together, not two decode steps: the client stamps
+the events of one socket read (or one event-loop pass) within microseconds of each other, while no
+engine's decode step (forward, sampling, detokenize, HTTP write) is shorter than ~1 ms."""
 
 Summary = dict[str, float | int | bool]
 
@@ -133,6 +140,11 @@ def tokens_per_event(records: Sequence[RequestRecord]) -> float:
     return sum(r.output_tokens for r in known) / events if events else math.nan
 
 
+def bunched_share(itl_ms: Sequence[float]) -> float:
+    """Share of the ITL gaps below :data:`BUNCHED_ITL_MS` (NaN when there is no gap)."""
+    return sum(g < BUNCHED_ITL_MS for g in itl_ms) / len(itl_ms) if itl_ms else math.nan
+
+
 def output_lengths(records: Sequence[RequestRecord], requested: Callable[[RequestRecord], int]) -> Summary:
     """Produced against requested output lengths over the measured successful records.
 
@@ -208,6 +220,7 @@ def summarize(
         peak_output_token_throughput=peak_output_token_throughput(ok, start_ns),
         goodput=rate(sum(meets_slo(r, slo) for r in ok)),
         tokens_per_event=tokens_per_event(ok),
+        itl_bunched_share=bunched_share(samples["itl"]),
         send_delay_p50_ms=_percentile_ms(delays, 50),
         send_delay_p99_ms=_percentile_ms(delays, 99),
     )

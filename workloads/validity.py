@@ -21,6 +21,7 @@ class FlagKind(enum.StrEnum):
     PREFIX_CACHE_HITS = "prefix_cache_hits"  # the engine served part of the prompts from its prefix cache
     CLIENT_BEHIND = "client_behind"  # the client sent later than its schedule allows
     COALESCED_STREAM = "coalesced_stream"  # several tokens per SSE event: TPOT/ITL over fewer steps
+    BUNCHED_STREAM = "bunched_stream"  # one token per event, but most events arrived together (ITL ~0)
     ENGINE_EXITED = "engine_exited"  # the engine process exited during the point
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from engines.process import ManagedProcess, classify_failure, group_alive
+from engines.proctree import start_time
 from orchestrator.errors import EngineError
 
 pytestmark = pytest.mark.integration
@@ -70,17 +72,51 @@ def test_children_do_not_survive(tmp_path: Path) -> None:
     assert proc.pid is not None and not group_alive(proc.pid)
 
 
+SHARD_LAUNCHER = """
+    import pathlib, signal, subprocess, sys, time
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # slower to stop than our grace (TGI: 90 s per child)
+    shards = [subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], process_group=0)
+              for _ in range(2)]
+    pathlib.Path({marker!r}).write_text(' '.join(str(s.pid) for s in shards))
+    print('ready', flush=True)
+    time.sleep(600)
+"""
+
+
+def _alive(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if start_time(pid) is not None]
+
+
+def test_children_in_their_own_groups_do_not_survive(tmp_path: Path) -> None:
+    """TGI's launcher starts shards and router with process_group(0): killing the group after the
+    grace leaves them; stop() finds them in the recorded tree and stops them too."""
+    marker = tmp_path / "shards"
+    proc = ManagedProcess(py(SHARD_LAUNCHER.format(marker=str(marker))), tmp_path / "l", term_grace_s=1.0)
+    with proc:
+        proc.wait_ready(lambda: marker.exists() and "ready" in (tmp_path / "l").read_text(), timeout_s=30)
+        shards = [int(pid) for pid in marker.read_text().split()]
+        assert all(os.getpgid(pid) == pid for pid in shards)
+    assert proc.pid is not None and not group_alive(proc.pid)
+    assert _alive(shards) == []
+    assert "outside the engine's process group outlived it" in (tmp_path / "l").read_text()
+
+
 def test_watchdog_kills_group_when_launcher_dies(tmp_path: Path) -> None:
-    """The launcher (a Ray actor in real use) is SIGKILLed: the watchdog takes the engine down."""
-    marker = tmp_path / "pgid"
+    """The launcher (a Ray actor in real use) is SIGKILLed: the watchdog takes the engine down, the
+    children the engine started in their own process groups too."""
+    marker, shards_file = tmp_path / "pgid", tmp_path / "shards"
     log = str(tmp_path / "l")
+    engine = py(SHARD_LAUNCHER.format(marker=str(shards_file)))
     launcher = f"""
         import sys, time
         from pathlib import Path
         sys.path.insert(0, {str(Path.cwd())!r})
         from engines.process import ManagedProcess
-        p = ManagedProcess([sys.executable, '-c', 'import time; time.sleep(600)'], Path({log!r}))
+        p = ManagedProcess({engine!r}, Path({log!r}))
         p.start()
+        while not Path({str(shards_file)!r}).exists():
+            time.sleep(0.05)
+        time.sleep(1.5)  # the watchdog records its tree every second
         Path({str(marker)!r}).write_text(str(p.pid))
         time.sleep(600)
     """
@@ -89,13 +125,15 @@ def test_watchdog_kills_group_when_launcher_dies(tmp_path: Path) -> None:
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     pgid = int(marker.read_text())
-    assert group_alive(pgid)
+    shards = [int(pid) for pid in shards_file.read_text().split()]
+    assert group_alive(pgid) and len(_alive(shards)) == 2
     outer.kill()
     outer.wait()
     deadline = time.monotonic() + 20
-    while group_alive(pgid) and time.monotonic() < deadline:
+    while (group_alive(pgid) or _alive(shards)) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not group_alive(pgid)
+    assert _alive(shards) == []
 
 
 @pytest.mark.parametrize(

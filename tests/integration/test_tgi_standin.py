@@ -342,8 +342,7 @@ def test_engine_runner_static_batch(
     cfg = EngineConfig(
         name="tgi",
         tgi=TGIConfig(shard_uds_path=str(tmp_path / "tgi")),
-        extra_args=["--prometheus-port", str(free_port())],
-    )
+    )  # master and prometheus ports: the runner's side channels, this instance's own
     runner = EngineRunner(cfg, ModelConfig(), tp=2, device="cpu", work_dir=tmp_path)
     point = WorkloadPoint(
         name="static_batch",
@@ -365,8 +364,10 @@ def test_engine_runner_static_batch(
     try:
         info = runner.start([])
         assert info["engine_version"] == "3.3.7"
-        assert info["engine_tp"] == 1  # device cpu: the runner gives engines tp 1 → --num-shard 1
-        assert "--num-shard" in info["command"] and Path(f"{tmp_path / 'tgi'}-0").is_socket()
+        assert info["engine_tp"] == 2  # TGI on CPU: its placement TP (engines.base.engine_tp)
+        command = info["command"]
+        assert command[command.index("--num-shard") + 1] == "2"
+        assert Path(f"{tmp_path / 'tgi'}-0").is_socket() and Path(f"{tmp_path / 'tgi'}-1").is_socket()
         result = runner.run_point(Trial("t-tgi", "g", 2, cfg, ModelConfig(), point))
     finally:
         runner.stop()
@@ -377,18 +378,20 @@ def test_engine_runner_static_batch(
     assert result.status is Status.DONE, (result.reason, result.message, runner.log_text()[-2000:])
     assert all(r["output_tokens"] == 4 for r in result.records)
     assert result.metrics["prefill_latency_avg_ms"] > 0
-    # decode_throughput_* are NaN here: the measured runs reuse keep-alive connections and their SSE
-    # events arrive coalesced (see test_keepalive_sse_events_coalesced)
-    assert not Path(f"{tmp_path / 'tgi'}-0").exists()
+    # the measured runs reuse the warmup's keep-alive connections: events still one step apart
+    assert result.metrics["decode_throughput_avg"] > 0 and result.metrics["itl_bunched_share"] < 0.5
+    assert result.metrics["decode_token_latency_avg_ms"] > 2.0  # TGI_STANDIN_TOKEN_MS=5 per step
+    assert not result.flags, result.flags
+    # the engine's first point: its counters first appear after it, and count from 0 (1 warmup + 2 runs)
+    assert result.metrics["engine_requests_finished"] == 3 * 2
+    assert result.metrics["engine_generation_tokens"] == 3 * 2 * 4
+    assert not Path(f"{tmp_path / 'tgi'}-0").exists() and not Path(f"{tmp_path / 'tgi'}-1").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TGI 3.3.7 (axum 0.7.9 serve) leaves Nagle on; our session's delayed "
-    "ACKs then hold SSE events back on a reused connection: TTFT +~40 ms, ITL 0",
-)
 def test_keepalive_sse_events_coalesced(tmp_path: Path, model: str, cleanup: str) -> None:
-    """On a fresh connection the events are TGI_STANDIN_TOKEN_MS apart; on the reused one they should be."""
+    """TGI 3.3.7 (axum 0.7.9 serve) leaves Nagle on: a client that delays its ACKs on a reused
+    connection gets each stream ~40 ms late in one burst (ITL 0). Ours re-arms TCP_QUICKACK after
+    every read, so the events stay TGI_STANDIN_TOKEN_MS apart on the reused connection too."""
     env = standin_env(cleanup, TGI_STANDIN_TOKEN_MS="5")
     port = free_port()
     a = launch(tmp_path, "ka", base_args(model, port, tmp_path / "ka"), env)
@@ -476,11 +479,6 @@ def test_prometheus_port_taken(tmp_path: Path, model: str, cleanup: str) -> None
     assert "Error: WebserverFailed" in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TGI's shards and router run in their own process groups "
-    "(process_group(0)); ManagedProcess.stop signals only the launcher's group",
-)
 def test_runner_stop_after_launcher_killed_leaves_no_shards(
     tmp_path: Path, model: str, tag: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -492,8 +490,7 @@ def test_runner_stop_after_launcher_killed_leaves_no_shards(
     for key, value in standin_env(tag).items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("HOSTNAME", raising=False)
-    cfg = EngineConfig(name="tgi", tgi=TGIConfig(shard_uds_path=str(tmp_path / "k")),
-                       extra_args=["--prometheus-port", str(free_port())])  # fmt: skip
+    cfg = EngineConfig(name="tgi", tgi=TGIConfig(shard_uds_path=str(tmp_path / "k")))
     runner = EngineRunner(cfg, ModelConfig(), tp=1, device="cpu", work_dir=tmp_path)
     try:
         runner.start([])
@@ -511,3 +508,26 @@ def test_runner_stop_after_launcher_killed_leaves_no_shards(
     left = wait_no_tagged(tag, timeout_s=3)
     kill_tagged(tag)
     assert not left, left
+
+
+def test_stray_launcher_env_does_not_reach_tgi(
+    tmp_path: Path, model: str, cleanup: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The launcher reads MAX_BATCH_SIZE (and ~50 more) as flag fallbacks: a stray one in the
+    orchestrator's environment is dropped and logged; one set in engine.env reaches it."""
+    from orchestrator.config.schema import EngineConfig, ModelConfig
+    from orchestrator.runner import EngineRunner
+
+    for key, value in standin_env(cleanup, MAX_BATCH_SIZE="1", MAX_WAITING_TOKENS="3").items():
+        monkeypatch.setenv(key, value)
+    cfg = EngineConfig(name="tgi", env={"MAX_WAITING_TOKENS": "7"})
+    runner = EngineRunner(cfg, ModelConfig(), tp=1, device="cpu", work_dir=tmp_path)
+    try:
+        info = runner.start([])
+        log = runner.log_text()
+    finally:
+        runner.stop()
+    assert "MAX_BATCH_SIZE" in info["env_dropped"] and "MAX_WAITING_TOKENS" not in info["env_dropped"]
+    assert "not passed to tgi from this environment" in log and "MAX_BATCH_SIZE" in log.splitlines()[0]
+    assert "    max_batch_size: None," in log  # the launcher's Args: no stray value
+    assert "    max_waiting_tokens: 7," in log  # engine.env: the user's

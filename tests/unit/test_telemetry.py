@@ -66,7 +66,8 @@ def test_tgi_names() -> None:
 
 
 def test_deltas_and_peaks() -> None:
-    assert counter_deltas({"a": 1.0, "b": 5.0}, {"a": 4.0, "c": 1.0}) == {"engine_a": 3.0}
+    # b: gone from the second scrape, no delta; c: first incremented during the point, from 0
+    assert counter_deltas({"a": 1.0, "b": 5.0}, {"a": 4.0, "c": 1.0}) == {"engine_a": 3.0, "engine_c": 1.0}
     assert gauge_peaks([{"kv": 0.1}, {"kv": 0.7, "run": 2.0}, {"kv": 0.2}]) == {
         "engine_kv_max": 0.7, "engine_run_max": 2.0,
     }  # fmt: skip
@@ -94,6 +95,29 @@ def test_point_telemetry_with_a_scripted_server() -> None:
     assert m["engine_generation_tokens"] == 100.0 and m["engine_preemptions"] == 0.0
     assert m["engine_kv_cache_usage_max"] == 0.42
     assert not any(k.startswith("engine_gpu") for k in m)
+
+
+def test_fresh_tgi_counters_count_from_zero() -> None:
+    """TGI exports a counter only from its first increment: before the first point of a fresh engine
+    there is no tgi_request_success at all, after it there is; the point finished all of them."""
+    fresh = "# TYPE tgi_queue_size gauge\ntgi_queue_size 0\n"
+
+    def point(first: str | None) -> dict[str, float]:
+        texts = iter([first, TGI_TEXT, TGI_TEXT])  # before, the final sample, after
+
+        def scraper(url: str) -> list[Sample] | None:
+            text = next(texts, TGI_TEXT)
+            return None if text is None else parse_prometheus(text)
+
+        t = PointTelemetry("http://127.0.0.1:1/metrics", gpu_ids=(), interval_s=60.0, scraper=scraper)
+        t.start()
+        t.stop()
+        return t.metrics()
+
+    m = point(fresh)
+    assert m["engine_requests_finished"] == 40.0 and m["engine_generation_tokens"] == 4000.0
+    assert "engine_requests_failed" not in m  # never incremented: absent both times, no figure
+    assert "engine_requests_finished" not in point(None)  # the first scrape failed: no deltas at all
 
 
 def test_unreachable_metrics_give_no_metrics() -> None:

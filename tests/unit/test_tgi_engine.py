@@ -152,3 +152,33 @@ def test_validate_names_the_field(changes: dict[str, Any], field: str) -> None:
 
 def test_seed_001_is_valid() -> None:
     validate(cfg(), MODEL)
+
+
+def test_stray_launcher_env_is_not_inherited_natively() -> None:
+    """text-generation-launcher reads its flags from env vars too: a stray one must not configure it."""
+    environ = {"PATH": "/usr/bin", "MAX_BATCH_SIZE": "1", "PORT": "8080", "QUANTIZE": "awq", "HOME": "/h"}
+    cfg = EngineConfig(name="tgi", env={"QUANTIZE": "gptq"})  # set by the user: passed on
+    parent, dropped = TGIEngine().inherited_env(cfg, environ)
+    assert dropped == ["MAX_BATCH_SIZE", "PORT"]
+    assert parent == {"PATH": "/usr/bin", "QUANTIZE": "awq", "HOME": "/h"}
+    assert TGIEngine().env(cfg, SPEC)["QUANTIZE"] == "gptq"  # engine.env wins over the inherited value
+    docker = EngineConfig(name="tgi", tgi=TGIConfig(launcher="docker"))
+    assert TGIEngine().inherited_env(docker, environ) == (environ, [])  # the container sees -e only
+
+
+def test_launcher_env_is_the_standins_list() -> None:
+    """One list (engines.tgi.LAUNCHER_ENV); the stand-in keeps its own, read from the same source."""
+    from engines.tgi import LAUNCHER_ENV
+    from tests.standins.tgi.launcher import OPTS
+
+    assert sorted(LAUNCHER_ENV) == sorted(o.name.upper() for o in OPTS if o.env)
+    assert len(set(LAUNCHER_ENV)) == len(LAUNCHER_ENV) == 53
+
+
+def test_engine_tp_on_cpu_is_the_placement_tp_but_for_vllm() -> None:
+    from engines.base import engine_tp
+
+    assert engine_tp("tgi", "cpu", 4) == 4  # the stand-in runs 4 shards: co-location exercised
+    assert engine_tp("command", "cpu", 2) == 2 and engine_tp("flexgen", "cpu", 2) == 2
+    assert engine_tp("vllm", "cpu", 4) == 1  # vllm-cpu: TP 1 for now
+    assert engine_tp("vllm", "gpu", 4) == 4 and engine_tp("tgi", "gpu", 8) == 8

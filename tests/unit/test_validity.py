@@ -72,3 +72,37 @@ def test_prefix_cache_hits_qualify_with_the_hit_rate() -> None:
     assert check_point(LoadSpec(), below) == []
     assert check_point(LoadSpec(), {"engine_prefix_cache_hits": 0.0, queries: 0.0}) == []
     assert check_point(LoadSpec(), {}) == []  # an engine without the counters (TGI) is not checked
+
+
+def test_bunched_stream_fails_a_static_batch_and_qualifies_serving() -> None:
+    from workloads.checks import BUNCHED_MAX_SHARE
+
+    bunched = {"itl_bunched_share": 0.9, "tokens_per_event": 1.0}
+    (flag,) = check_point(LoadSpec(name="static_batch"), bunched)
+    assert flag.kind is FlagKind.BUNCHED_STREAM and flag.fails
+    assert flag.reason.startswith("90% of inter-token gaps are under 0.2 ms")
+    assert "decode figures" in flag.reason
+    for name in ("concurrency", "poisson", "rate_sweep"):
+        (flag,) = check_point(LoadSpec(name=name), bunched)
+        assert flag.kind is FlagKind.BUNCHED_STREAM and not flag.fails and "ITL and TPOT" in flag.reason
+    assert check_point(LoadSpec(), {**bunched, "itl_bunched_share": BUNCHED_MAX_SHARE}) == []
+    assert check_point(LoadSpec(), {**bunched, "itl_bunched_share": float("nan")}) == []
+    # several tokens per event: coalesced_stream's, not this one's
+    (flag,) = check_point(LoadSpec(), {**bunched, "tokens_per_event": 4.0})
+    assert flag.kind is FlagKind.COALESCED_STREAM
+
+
+def test_bunched_stream_is_read_from_the_records() -> None:
+    """From records as the client stamps them: a burst 40 ms late against paced 5 ms events."""
+    from workloads.metrics import summarize
+    from workloads.records import RequestRecord
+
+    def record(times_ms: list[float]) -> RequestRecord:
+        ns = [int(t * 1e6) for t in times_ms]
+        return RequestRecord(request_id=0, scheduled_ns=0, sent_ns=0, end_ns=ns[-1], token_times_ns=ns,
+                             input_tokens=8, output_tokens=len(ns), ok=True)  # fmt: skip
+
+    burst = summarize([record([44.0, 44.0, 44.01, 44.01])])
+    paced = summarize([record([6.0, 11.0, 16.0, 21.0])])
+    assert [f.kind for f in check_point(LoadSpec(name="static_batch"), burst)] == [FlagKind.BUNCHED_STREAM]
+    assert check_point(LoadSpec(name="static_batch"), paced) == []

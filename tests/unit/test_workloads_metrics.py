@@ -164,3 +164,15 @@ def test_tokens_per_event_shows_coalesced_streams_and_tpot_stays_defined() -> No
     assert s["tokens_per_event"] == pytest.approx((32 + 4) / 5)
     assert tpot_ms(one_event) == 0.0  # every token at once: honest 0, not missing
     assert math.isnan(summarize([rec(0, 0.0, [], ok=False, kind="connect")])["tokens_per_event"])
+
+
+def test_itl_bunched_share_counts_gaps_of_events_delivered_together() -> None:
+    # the delayed-ACK burst: first token late, the other seven in the same read
+    burst = rec(0, 0.0, [45.0] + [45.0 + 0.01 * i for i in range(1, 8)])
+    paced = rec(1, 0.0, [6.0 + 5.0 * i for i in range(8)])
+    assert summarize([burst])["itl_bunched_share"] == 1.0
+    assert summarize([paced])["itl_bunched_share"] == 0.0
+    assert summarize([burst, paced])["itl_bunched_share"] == pytest.approx(0.5)
+    assert math.isnan(summarize([rec(0, 0.0, [5.0])])["itl_bunched_share"])  # one token: no gap
+    warm = rec(2, 0.0, [1.0, 1.0, 1.0], warmup=True)
+    assert summarize([paced, warm])["itl_bunched_share"] == 0.0  # warmups are left out
