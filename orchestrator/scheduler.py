@@ -12,6 +12,7 @@ always removed in ``finally``.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -311,6 +312,8 @@ class Scheduler:
                     inst.current, failed_result(inst.current, _Failure("interrupted", "interrupted"))
                 )
             self._release(inst)
+        # the engines' work dirs (logs, FlexGen outputs): each result already holds its engine log
+        shutil.rmtree(self.work_root, ignore_errors=True)
 
 
 def engine_exited(result: TrialResult) -> bool:
