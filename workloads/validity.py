@@ -3,9 +3,10 @@
 A flag names a check that a run failed and why, with the figures. A flag that makes the numbers
 wrong for the trial's purpose ``fails`` it (the trial becomes FAILED with the flag's kind as its
 reason); one that only qualifies them leaves the trial DONE, but never a clean DONE: the flags are
-shown beside the status in the summary table, the report and MLflow (tag ``flags`` and a
-``flag_<kind>`` metric each). The checks that raise flags live next to what they check
-(:func:`workloads.checks.check_point`); this module holds only the vocabulary.
+shown beside the status in the summary table, the report (``DONE*``, a "Validity flags" section)
+and MLflow (tag ``flags`` and a ``flag_<kind>`` metric each). The checks that raise flags live
+next to what they check (:func:`workloads.checks.check_point`); this module holds only the
+vocabulary.
 """
 
 from __future__ import annotations
