@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import requests
 
-from orchestrator.mlflow_server import MLflowServer
-from orchestrator.sync import Uploader
+from orchestrator.tracking.server import MLflowServer
+from orchestrator.tracking.sync import Uploader
 from tests.fake_trials import make_result, write_sweep
 
 

@@ -23,8 +23,8 @@ import itertools
 import math
 from collections.abc import Sequence
 
-from orchestrator.capacity import Capacity, launch_order, pick_next
-from orchestrator.placement import NodeSpec, PlacementPlan, plan_for
+from orchestrator.execution.capacity import Capacity, launch_order, pick_next
+from orchestrator.sweep.placement import NodeSpec, PlacementPlan, plan_for
 
 NODE = NodeSpec(8, 64)
 GRID = [(tp, d) for tp in (8, 4, 2, 1) for d in (10.0, 20.0, 30.0)]  # (TP, seconds), config order

@@ -7,7 +7,7 @@ has work for all its GPUs). Lower bound = max(total GPU-seconds / GPUs, longest 
 
 Each cluster runs the grid twice, as a user's first and next sweep would: ``first`` knows no
 durations (instances start largest TP first, in config order); ``known`` reads the first run's
-trial durations from the results store (``orchestrator.history``) and starts the longest first
+trial durations from the results store (``orchestrator.execution.history``) and starts the longest first
 within a TP. Per-trial orchestration overhead = an instance's time from placement request to
 release, minus the time its command slept. The last number on the last line is the worst
 makespan / lower bound of the ``known`` runs; the line also gives the ``first`` runs' worst.
@@ -29,13 +29,13 @@ import time
 from pathlib import Path
 
 from benchmarks.schedule_floor import integral_bound
-from orchestrator.cluster import RayCluster
 from orchestrator.config.store import load_experiment
-from orchestrator.grid import expand
-from orchestrator.history import load_durations
-from orchestrator.results import ResultsStore
-from orchestrator.scheduler import Instance, Scheduler
-from orchestrator.trial import Status, Trial, TrialResult
+from orchestrator.core.trial import Status, Trial, TrialResult
+from orchestrator.execution.cluster import RayCluster
+from orchestrator.execution.history import load_durations
+from orchestrator.execution.scheduler import Instance, Scheduler
+from orchestrator.store.results import ResultsStore
+from orchestrator.sweep.grid import expand
 
 SLEEPER = Path(__file__).with_name("sleeper.py")
 TPS = (1, 2, 4, 8)

@@ -12,8 +12,8 @@ from types import MappingProxyType
 from typing import Protocol
 
 from orchestrator.config.schema import EngineConfig, ModelConfig
-from orchestrator.errors import ConfigError
-from orchestrator.trial import Trial
+from orchestrator.core.errors import ConfigError
+from orchestrator.core.trial import Trial
 
 OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from engines.base import BatchSpec
 from orchestrator.config.schema import EngineConfig, ModelConfig
-from orchestrator.errors import ConfigError
-from orchestrator.trial import Trial
+from orchestrator.core.errors import ConfigError
+from orchestrator.core.trial import Trial
 
 TEMPLATE_KEYS = (
     "python", "trial_id", "tp", "gpu_ids", "model_path", "model_name", "work_dir", "metrics_file",

@@ -31,8 +31,8 @@ import sys
 from engines.base import BatchSpec
 from engines.process import OOM_PATTERNS
 from orchestrator.config.schema import EngineConfig, FlexGenConfig, ModelConfig
-from orchestrator.errors import ConfigError
-from orchestrator.trial import Trial
+from orchestrator.core.errors import ConfigError
+from orchestrator.core.trial import Trial
 
 DEBUG_MODES = ("fewer_batch", "breakdown")
 _NUM = r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"

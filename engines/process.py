@@ -25,7 +25,7 @@ from types import TracebackType
 
 from engines.proctree import Tree
 from engines.watchdog import run_on_stop
-from orchestrator.errors import EngineError
+from orchestrator.core.errors import EngineError
 
 OOM_PATTERNS = (
     "CUDA out of memory",

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from engines.base import OFFLINE_ENV, LaunchSpec, SideChannels, http_get
 from orchestrator.config.schema import EngineConfig, ModelConfig, TGIConfig
-from orchestrator.errors import ConfigError
+from orchestrator.core.errors import ConfigError
 
 LAUNCHERS = ("native", "docker", "podman")
 QUANTIZE = ("awq", "gptq", "bitsandbytes", "bitsandbytes-nf4", "bitsandbytes-fp4", "eetq", "exl2",

@@ -12,7 +12,7 @@ import sys
 
 from engines.base import OFFLINE_ENV, LaunchSpec, http_get, openai_ready
 from orchestrator.config.schema import EngineConfig, ModelConfig
-from orchestrator.errors import ConfigError
+from orchestrator.core.errors import ConfigError
 
 
 class VLLMEngine:

@@ -2,7 +2,7 @@
 
 import sys
 
-from orchestrator.app import main
+from orchestrator.cli.app import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from orchestrator.tracking import MLflowServer
+from orchestrator.tracking.server import MLflowServer
 
 
 @pytest.fixture(scope="session")

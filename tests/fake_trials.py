@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 from orchestrator.config.store import load_experiment
-from orchestrator.grid import expand
-from orchestrator.results import ResultsStore
-from orchestrator.trial import FailureReason, Status, Trial, TrialResult
+from orchestrator.core.trial import FailureReason, Status, Trial, TrialResult
+from orchestrator.store.results import ResultsStore
+from orchestrator.sweep.grid import expand
 
 HF_TOKEN = "hf_plantedTokenAbc123XYZ987"
 API_KEY = "sk-plantedKey0123456789abcdef"
@@ -64,7 +64,7 @@ def write_sweep(
     """A sweep dir as the app writes it: sweep.json, then each trial (the last ``failed`` FAILED)."""
     from dataclasses import asdict
 
-    from orchestrator.provenance import collect
+    from orchestrator.execution.provenance import collect
 
     cfg = load_experiment([f"results_dir={results_dir}", *overrides])
     trials = expand(cfg)

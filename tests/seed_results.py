@@ -11,13 +11,13 @@ import re
 from pathlib import Path
 
 from engines.base import registry
-from orchestrator.cluster import planned_nodes
 from orchestrator.config.store import load_experiment
-from orchestrator.grid import expand
-from orchestrator.multi_engine import engine_configs
+from orchestrator.core.trial import FailureReason, Status, Trial, TrialResult
+from orchestrator.execution.cluster import planned_nodes
 from orchestrator.report.render import parse_markdown_table
-from orchestrator.results import ResultsStore
-from orchestrator.trial import FailureReason, Status, Trial, TrialResult
+from orchestrator.store.results import ResultsStore
+from orchestrator.sweep.grid import expand
+from orchestrator.sweep.multi_engine import engine_configs
 
 SEEDS = Path(__file__).resolve().parent / "fixtures" / "seeds"
 Row = list[str]

@@ -1,6 +1,6 @@
 """The fully resolved description of one workload point, as the strategies consume it.
 
-``orchestrator.trial.WorkloadPoint`` carries the same field names; :meth:`LoadSpec.of` copies them
+``orchestrator.core.trial.WorkloadPoint`` carries the same field names; :meth:`LoadSpec.of` copies them
 across so this package never imports the orchestrator. Fields a strategy does not use keep their
 defaults (and are then left out of the trial id).
 """

@@ -29,7 +29,7 @@ from orchestrator.config.schema import (
     TrackingConfig,
     WorkloadConfig,
 )
-from orchestrator.errors import ConfigError
+from orchestrator.core.errors import ConfigError
 
 CONFIG_MODULE = "conf"
 GROUPS = ("engine", "model", "workload", "resources", "tracking", "exp")

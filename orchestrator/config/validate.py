@@ -7,9 +7,9 @@ from pathlib import Path
 
 from orchestrator.config.schema import ExperimentConfig
 from orchestrator.config.validate_workload import validate_workload
-from orchestrator.errors import ConfigError
-from orchestrator.placement import NodeSpec, check_tp
+from orchestrator.core.errors import ConfigError
 from orchestrator.planner.config import validate_planner
+from orchestrator.sweep.placement import NodeSpec, check_tp
 from workloads.percentiles import RULE_NAMES
 from workloads.spec import STRATEGIES
 
@@ -38,7 +38,7 @@ def validate(cfg: ExperimentConfig, engine_names: Iterable[str], nodes: Sequence
 
         check_template(cfg.engine.command)
     from engines.base import get_engine
-    from orchestrator.engine_axes import engine_variants
+    from orchestrator.sweep.engine_axes import engine_variants
 
     for variant, _ in engine_variants(cfg.engine):  # engine.sweep paths, then each engine's own checks
         check = getattr(get_engine(variant.name), "validate", None)
@@ -99,7 +99,7 @@ def validate(cfg: ExperimentConfig, engine_names: Iterable[str], nodes: Sequence
         )
     for tp in cfg.engine.tp:
         check_tp(tp, nodes)
-    from orchestrator.side_channels import check_side_channels
+    from orchestrator.execution.side_channels import check_side_channels
 
     check_side_channels(cfg, nodes)  # a fixed port/socket path two co-located instances would share
     if cfg.ray.address is None:  # a local cluster: the driver sees the disk the engines read

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from orchestrator.config.schema import WorkloadConfig
-from orchestrator.errors import ConfigError
+from orchestrator.core.errors import ConfigError
 from workloads.sharegpt import read_conversations
 from workloads.spec import DATASETS, RATE_STRATEGIES, SWEEP_KINDS
 

@@ -24,7 +24,7 @@ import numpy as np
 import yaml
 from scipy.optimize import nnls
 
-from orchestrator.errors import ConfigError
+from orchestrator.core.errors import ConfigError
 from orchestrator.planner.model import TERMS, LatencyModel, features
 
 FIELD = "planner.calibration_path"

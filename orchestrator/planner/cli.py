@@ -29,7 +29,7 @@ from orchestrator.planner.render import (
     markdown,
     summary_rows,
 )
-from orchestrator.results import ResultsStore
+from orchestrator.store.results import ResultsStore
 
 
 def run_planner(cfg: ExperimentConfig, console: Console) -> int:
@@ -93,7 +93,7 @@ def log_mlflow(
     """One run with the ratios as metrics and the report as artifacts, if ``tracking.uri`` is set."""
     if not (cfg.tracking.enabled and cfg.tracking.uri):
         return
-    from orchestrator.tracking import Tracker
+    from orchestrator.tracking.tracker import Tracker
 
     try:
         tracker = Tracker(cfg.tracking.uri, cfg.tracking.experiment or cfg.name)

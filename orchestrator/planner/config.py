@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from orchestrator.errors import ConfigError
+from orchestrator.core.errors import ConfigError
 
 SEARCHES = ("auto", "exact", "heuristic")
 

@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.cluster import planned_nodes
 from orchestrator.config.schema import ExperimentConfig
-from orchestrator.placement import NodeSpec, plan_for
-from orchestrator.results import ResultsStore
-from orchestrator.trial import Trial
+from orchestrator.core.trial import Trial
+from orchestrator.execution.cluster import planned_nodes
+from orchestrator.store.results import ResultsStore
+from orchestrator.sweep.placement import NodeSpec, plan_for
 from workloads.validity import flags_text
 
 SUMMARY_COLUMNS = (

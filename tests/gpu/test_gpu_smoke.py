@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.cluster import detect_local_gpus
-from orchestrator.results import ResultsStore
+from orchestrator.execution.cluster import detect_local_gpus
+from orchestrator.store.results import ResultsStore
 
 pytestmark = [
     pytest.mark.gpu,

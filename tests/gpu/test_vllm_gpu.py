@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from engines.process import group_alive
-from orchestrator.cluster import detect_local_gpus
 from orchestrator.config.schema import ExperimentConfig
-from orchestrator.grid import expand
-from orchestrator.runner import EngineRunner
-from orchestrator.trial import Status
+from orchestrator.core.trial import Status
+from orchestrator.execution.cluster import detect_local_gpus
+from orchestrator.execution.runner import EngineRunner
+from orchestrator.sweep.grid import expand
 
 pytestmark = [
     pytest.mark.gpu,

@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from orchestrator.results import ResultsStore
+from orchestrator.store.results import ResultsStore
 from tests.conftest import kill_tagged, tagged_env, tagged_processes, wait_no_tagged
 
 pytestmark = pytest.mark.integration

@@ -8,9 +8,9 @@ import pytest
 
 from engines.process import group_alive
 from orchestrator.config.schema import ExperimentConfig
-from orchestrator.grid import expand
-from orchestrator.runner import EngineRunner
-from orchestrator.trial import Status
+from orchestrator.core.trial import Status
+from orchestrator.execution.runner import EngineRunner
+from orchestrator.sweep.grid import expand
 
 pytestmark = pytest.mark.integration
 

@@ -9,10 +9,10 @@ import pytest
 
 from engines.base import BatchSpec
 from engines.flexgen import FlexGenEngine
-from orchestrator.batch import run_batch_trial
 from orchestrator.config.schema import EngineConfig, ExperimentConfig, FlexGenConfig, ModelConfig
-from orchestrator.grid import expand
-from orchestrator.trial import FailureReason, Status
+from orchestrator.core.trial import FailureReason, Status
+from orchestrator.execution.batch import run_batch_trial
+from orchestrator.sweep.grid import expand
 
 pytestmark = pytest.mark.integration
 

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from engines.process import group_alive
-from orchestrator.results import ResultsStore
+from orchestrator.store.results import ResultsStore
 from tests.integration.mlflow_rest import sweep_runs
 from tests.integration.ray_head import LocalRayHead
 from tests.k8s_manifests import K8S, ROOT

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.sync import Uploader
+from orchestrator.tracking.sync import Uploader
 from tests.fake_trials import write_sweep
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.app import main
+from orchestrator.cli.app import main
 from tests.integration.mlflow_rest import sweep_runs
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ import pytest
 
 from engines.process import ManagedProcess, classify_failure, group_alive
 from engines.proctree import start_time
-from orchestrator.errors import EngineError
+from orchestrator.core.errors import EngineError
 
 pytestmark = pytest.mark.integration
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.cluster import RayCluster
 from orchestrator.config.store import load_experiment
-from orchestrator.grid import expand
-from orchestrator.results import ResultsStore
-from orchestrator.scheduler import Scheduler
-from orchestrator.trial import Status, Trial, TrialResult
+from orchestrator.core.trial import Status, Trial, TrialResult
+from orchestrator.execution.cluster import RayCluster
+from orchestrator.execution.scheduler import Scheduler
+from orchestrator.store.results import ResultsStore
+from orchestrator.sweep.grid import expand
 from tests.conftest import kill_tagged, tagged_env, wait_no_tagged
 
 pytestmark = pytest.mark.integration

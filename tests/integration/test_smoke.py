@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from orchestrator.results import ResultsStore
+from orchestrator.store.results import ResultsStore
 from tests.conftest import tagged_env, wait_no_tagged
 from tests.integration.mlflow_rest import sweep_runs
 

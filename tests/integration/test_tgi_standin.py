@@ -332,8 +332,8 @@ def test_engine_runner_static_batch(
     """One static-batch point through EngineRunner; TGI has no ignore_eos, so an early EOS (the
     stand-in's TGI_STANDIN_EOS_AFTER) must fail the point as short_outputs, never pass as measured."""
     from orchestrator.config.schema import EngineConfig, ModelConfig, TGIConfig
-    from orchestrator.runner import EngineRunner
-    from orchestrator.trial import FailureReason, Status, Trial, WorkloadPoint
+    from orchestrator.core.trial import FailureReason, Status, Trial, WorkloadPoint
+    from orchestrator.execution.runner import EngineRunner
 
     extra = {"TGI_STANDIN_EOS_AFTER": str(eos_after)} if eos_after else {}
     for key, value in standin_env(cleanup, **extra).items():
@@ -485,7 +485,7 @@ def test_runner_stop_after_launcher_killed_leaves_no_shards(
     """The launcher dies hard (OOM killer, SIGKILL after term_grace_s): EngineRunner.stop must still
     take its shards and router down, or they keep the GPU memory, the sockets and the ports."""
     from orchestrator.config.schema import EngineConfig, ModelConfig, TGIConfig
-    from orchestrator.runner import EngineRunner
+    from orchestrator.execution.runner import EngineRunner
 
     for key, value in standin_env(tag).items():
         monkeypatch.setenv(key, value)
@@ -516,7 +516,7 @@ def test_stray_launcher_env_does_not_reach_tgi(
     """The launcher reads MAX_BATCH_SIZE (and ~50 more) as flag fallbacks: a stray one in the
     orchestrator's environment is dropped and logged; one set in engine.env reaches it."""
     from orchestrator.config.schema import EngineConfig, ModelConfig
-    from orchestrator.runner import EngineRunner
+    from orchestrator.execution.runner import EngineRunner
 
     for key, value in standin_env(cleanup, MAX_BATCH_SIZE="1", MAX_WAITING_TOKENS="3").items():
         monkeypatch.setenv(key, value)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.results import ResultsStore
+from orchestrator.store.results import ResultsStore
 from tests.conftest import kill_tagged, wait_no_tagged
 from tests.integration.test_scheduling import orchestrate
 

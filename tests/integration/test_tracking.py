@@ -15,12 +15,12 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from engines.process import free_port
-from orchestrator import compare
 from orchestrator.config.store import load_experiment
-from orchestrator.mlflow_server import MLflowServer
-from orchestrator.results import ResultsStore
-from orchestrator.sync import Uploader
-from orchestrator.tracking import Tracker
+from orchestrator.store.results import ResultsStore
+from orchestrator.tracking import compare
+from orchestrator.tracking.server import MLflowServer
+from orchestrator.tracking.sync import Uploader
+from orchestrator.tracking.tracker import Tracker
 from tests.fake_trials import API_KEY, HF_TOKEN, make_result, write_sweep
 from tests.integration.mlflow_rest import sweep_runs
 

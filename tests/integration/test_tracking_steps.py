@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from orchestrator.config.schema import EngineConfig, ModelConfig
-from orchestrator.results import ResultsStore
-from orchestrator.tracking import Tracker
-from orchestrator.trial import Status, Trial, TrialResult, WorkloadPoint
+from orchestrator.core.trial import Status, Trial, TrialResult, WorkloadPoint
+from orchestrator.store.results import ResultsStore
+from orchestrator.tracking.tracker import Tracker
 from tests.integration.mlflow_rest import sweep_runs
 
 pytestmark = pytest.mark.integration

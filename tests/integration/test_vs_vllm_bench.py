@@ -20,7 +20,7 @@ import pytest
 
 from engines.base import OFFLINE_ENV
 from orchestrator.config.schema import EngineConfig, ModelConfig
-from orchestrator.runner import EngineRunner
+from orchestrator.execution.runner import EngineRunner
 from workloads.datasets import random_prompts
 from workloads.driver import build_payloads
 from workloads.metrics import latency_values_ms

@@ -13,9 +13,9 @@ import ray
 from ray.util.placement_group import placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-from orchestrator.cluster import RayCluster
 from orchestrator.config.schema import RayConfig, ResourcesConfig
-from orchestrator.warm_pool import WARMED_ENV, WarmPool
+from orchestrator.execution.cluster import RayCluster
+from orchestrator.execution.warm_pool import WARMED_ENV, WarmPool
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +69,7 @@ def test_actor_starts_in_a_prestarted_warm_worker(cluster: RayCluster) -> None:
     ray.kill(actor)
     remove_placement_group(pg)
     assert pid in before, "the actor got a new worker, not a prestarted one"
-    assert warmed, "the worker did not run orchestrator.warm_pool.warm_worker"
+    assert warmed, "the worker did not run orchestrator.execution.warm_pool.warm_worker"
 
 
 def test_a_pool_that_cannot_reach_a_raylet_turns_itself_off(cluster: RayCluster) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.results import ResultsStore
+from orchestrator.store.results import ResultsStore
 from tests.integration.test_smoke import orchestrate
 
 pytestmark = pytest.mark.integration

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from engines.base import registry
-from orchestrator.app import main
-from orchestrator.cluster import planned_nodes
+from orchestrator.cli.app import main
 from orchestrator.config.store import group_options, load_experiment
 from orchestrator.config.validate import validate
-from orchestrator.errors import ConfigError
+from orchestrator.core.errors import ConfigError
+from orchestrator.execution.cluster import planned_nodes
 
 
 def check(overrides: list[str]) -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from engines.base import registry
-from orchestrator.cluster import planned_nodes
 from orchestrator.config.store import group_options, load_experiment
 from orchestrator.config.validate import validate
-from orchestrator.errors import ConfigError
-from orchestrator.grid import expand
+from orchestrator.core.errors import ConfigError
+from orchestrator.execution.cluster import planned_nodes
+from orchestrator.sweep.grid import expand
 from workloads.spec import STRATEGIES, LoadSpec
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.config.schema import EngineConfig, ExperimentConfig, FlexGenConfig
-from orchestrator.engine_axes import engine_variants, set_path
-from orchestrator.errors import ConfigError
-from orchestrator.grid import expand, group_by_engine
+from orchestrator.core.errors import ConfigError
+from orchestrator.sweep.engine_axes import engine_variants, set_path
+from orchestrator.sweep.grid import expand, group_by_engine
 
 
 def flexgen_cfg(batches: list[int]) -> ExperimentConfig:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.app import main
+from orchestrator.cli.app import main
 from orchestrator.config.store import load_experiment
-from orchestrator.errors import ConfigError
-from orchestrator.multi_engine import engine_configs, engine_overrides
-from orchestrator.placement import NodeSpec
+from orchestrator.core.errors import ConfigError
+from orchestrator.sweep.multi_engine import engine_configs, engine_overrides
+from orchestrator.sweep.placement import NodeSpec
 from tests.seed_results import trials_of
 
 # preset → trials the seed's grid has

@@ -13,9 +13,9 @@ from engines.base import BatchSpec, get_engine
 from engines.flexgen import FlexGenEngine, parse_flexgen_log, validate
 from engines.process import classify_failure
 from orchestrator.config.schema import EngineConfig, ExperimentConfig, FlexGenConfig, ModelConfig
-from orchestrator.errors import ConfigError
-from orchestrator.grid import expand
-from orchestrator.trial import Trial
+from orchestrator.core.errors import ConfigError
+from orchestrator.core.trial import Trial
+from orchestrator.sweep.grid import expand
 
 # Seed 000, diagonal schedule, --num-gpu-batches 8, in FlexGen's write_benchmark_log format (tabs).
 DIAGONAL_8 = (

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.config.store import load_experiment
-from orchestrator.errors import PlacementError
-from orchestrator.grid import expand, group_by_engine
-from orchestrator.placement import NodeSpec, check_tp, largest_first, plan_for
+from orchestrator.core.errors import PlacementError
+from orchestrator.sweep.grid import expand, group_by_engine
+from orchestrator.sweep.placement import NodeSpec, check_tp, largest_first, plan_for
 
 
 def test_grid_is_the_product_of_axes() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from orchestrator.capacity import launch_order
 from orchestrator.config.store import load_experiment
-from orchestrator.grid import expand
-from orchestrator.history import instance_cost, load_durations
+from orchestrator.execution.capacity import launch_order
+from orchestrator.execution.history import instance_cost, load_durations
+from orchestrator.sweep.grid import expand
 
 
 def test_largest_tp_first_then_longest_known_first() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.redact import REDACTED, Redactor, find_secrets, is_secret_key
+from orchestrator.store.redact import REDACTED, Redactor, find_secrets, is_secret_key
 
 HF = "hf_abcDEF1234567890xyzUVW"
 SK = "sk-proj0123456789abcdefXYZ"

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.report.__main__ import main
+from orchestrator.cli.report import main
+from orchestrator.core.trial import FailureReason, Status, TrialResult
 from orchestrator.report.load import load_sweep
 from orchestrator.report.render import parse_markdown_table
-from orchestrator.results import ResultsStore
-from orchestrator.trial import FailureReason, Status, TrialResult
+from orchestrator.store.results import ResultsStore
 from tests.seed_results import trials_of
 
 

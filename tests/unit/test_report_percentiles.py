@@ -15,16 +15,16 @@ import pytest
 from rich.console import Console
 
 from engines.base import registry
-from orchestrator.cluster import planned_nodes
+from orchestrator.cli.report import main
 from orchestrator.config.store import load_experiment
 from orchestrator.config.validate import validate
-from orchestrator.errors import ConfigError
-from orchestrator.report.__main__ import main
+from orchestrator.core.errors import ConfigError
+from orchestrator.core.trial import Status, TrialResult
+from orchestrator.execution.cluster import planned_nodes
 from orchestrator.report.build import report
 from orchestrator.report.load import load_sweep
 from orchestrator.report.render import parse_markdown_table
-from orchestrator.results import ResultsStore
-from orchestrator.trial import Status, TrialResult
+from orchestrator.store.results import ResultsStore
 from tests.seed_results import number, seed_001, trials_of
 from workloads.percentiles import PercentileRule, parse_rule, percentiles
 from workloads.records import RequestRecord

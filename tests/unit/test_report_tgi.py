@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from rich.console import Console
 
+from orchestrator.core.trial import Status, TrialResult
 from orchestrator.report.build import report
 from orchestrator.report.load import load_sweep
 from orchestrator.report.render import parse_markdown_table
 from orchestrator.report.static_batch import runs_from_records, tp_tables
-from orchestrator.results import ResultsStore
-from orchestrator.trial import Status, TrialResult
+from orchestrator.store.results import ResultsStore
 from tests.seed_results import seed_001, tgi_store, trials_of
 from workloads.records import RequestRecord
 
@@ -111,7 +111,7 @@ def test_stats_from_per_run_samples(tmp_path: Path) -> None:
 
 
 def test_failed_batch_shows_status_not_numbers(tmp_path: Path) -> None:
-    from orchestrator.trial import FailureReason
+    from orchestrator.core.trial import FailureReason
 
     trial = next(t for t in trials_of("tgi_tp_sweep") if t.tp == 8 and t.point.batch_size == 32)
     store = ResultsStore(tmp_path, "oom")

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from orchestrator.core.trial import Status, TrialResult
 from orchestrator.report.build import (
     reference_version,
     report,
@@ -15,8 +16,7 @@ from orchestrator.report.build import (
     version_matches,
 )
 from orchestrator.report.load import load_sweep
-from orchestrator.results import ResultsStore
-from orchestrator.trial import Status, TrialResult
+from orchestrator.store.results import ResultsStore
 from tests.seed_results import trials_of
 
 

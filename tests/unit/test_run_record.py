@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from orchestrator import compare
-from orchestrator.run_record import flatten, read_record, step_points
+from orchestrator.tracking import compare
+from orchestrator.tracking.run_record import flatten, read_record, step_points
 from tests.fake_trials import HF_TOKEN, make_result, write_sweep
 
 

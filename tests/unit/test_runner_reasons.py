@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from orchestrator.runner import invalid_reason
-from orchestrator.trial import FailureReason, WorkloadPoint
+from orchestrator.core.trial import FailureReason, WorkloadPoint
+from orchestrator.execution.runner import invalid_reason
 
 POINT = WorkloadPoint(
     name="poisson", api="completions", concurrency=0, input_len=8, output_len=8, num_requests=10,

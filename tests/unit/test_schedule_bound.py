@@ -1,8 +1,8 @@
 """The best possible makespan when durations are multiples of a unit (benchmarks.schedule_floor)."""
 
 from benchmarks.schedule_floor import GRID, NODE, integral_bound, simulate
-from orchestrator.capacity import launch_order
-from orchestrator.placement import plan_for
+from orchestrator.execution.capacity import launch_order
+from orchestrator.sweep.placement import plan_for
 
 
 def test_bound_rounds_the_busiest_gpu_up_to_a_whole_unit() -> None:

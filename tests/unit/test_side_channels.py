@@ -13,13 +13,13 @@ import pytest
 from engines.base import LaunchSpec, SideChannels
 from engines.tgi import TGIEngine, parse_version, prefix_caching_env, validate
 from engines.vllm import VLLMEngine
-from orchestrator.app import main
+from orchestrator.cli.app import main
 from orchestrator.config.schema import EngineConfig, ExperimentConfig, ModelConfig, TGIConfig
 from orchestrator.config.store import load_experiment
-from orchestrator.errors import ConfigError
-from orchestrator.multi_engine import engine_configs
-from orchestrator.placement import NodeSpec
-from orchestrator.side_channels import allocate, could_colocate, release
+from orchestrator.core.errors import ConfigError
+from orchestrator.execution.side_channels import allocate, could_colocate, release
+from orchestrator.sweep.multi_engine import engine_configs
+from orchestrator.sweep.placement import NodeSpec
 
 MODEL = ModelConfig(name="m", path="org/m")
 ENGINES = ["vllm", "tgi", "flexgen", "command"]
@@ -209,7 +209,7 @@ def test_dry_run_redacts_secrets(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_runner_starts_each_instance_with_its_own(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import orchestrator.runner as runner
+    import orchestrator.execution.runner as runner
 
     class FakeProcess:
         pid = 1

@@ -10,7 +10,7 @@ import pytest
 from engines.base import LaunchSpec, get_engine
 from engines.tgi import TGIEngine, validate
 from orchestrator.config.schema import EngineConfig, ModelConfig, TGIConfig
-from orchestrator.errors import ConfigError
+from orchestrator.core.errors import ConfigError
 
 SEED_001 = TGIConfig(
     sharded=None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.run_record import read_record
+from orchestrator.tracking.run_record import read_record
 from tests.fake_trials import make_result, write_sweep
 from workloads.checks import check_point
 from workloads.spec import LoadSpec

@@ -9,7 +9,7 @@ import pytest
 from engines.base import LaunchSpec
 from engines.vllm import VLLMEngine
 from orchestrator.config.schema import EngineConfig, ModelConfig
-from orchestrator.errors import ConfigError
+from orchestrator.core.errors import ConfigError
 
 GPU = LaunchSpec("/m/awq", "mistral", 4, "127.0.0.1", 8000, "gpu", ("0", "1", "2", "3"))
 CPU = LaunchSpec("/m/tiny", "tiny", 1, "127.0.0.1", 8001, "cpu")

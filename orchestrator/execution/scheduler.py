@@ -29,16 +29,16 @@ from ray.util.placement_group import (
 )
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-from orchestrator.capacity import Capacity, launch_order, pick_next
 from orchestrator.config.schema import ExperimentConfig
-from orchestrator.engine_actor import EngineActor, GpuHolder
-from orchestrator.grid import group_by_engine
-from orchestrator.history import instance_cost
-from orchestrator.placement import NodeSpec, PlacementPlan, plan_for
-from orchestrator.ray_view import alive_nodes, wait_free
-from orchestrator.runner import failed_result
-from orchestrator.trial import FailureReason, Trial, TrialResult
-from orchestrator.warm_pool import WarmPool
+from orchestrator.core.trial import FailureReason, Trial, TrialResult
+from orchestrator.execution.actor import EngineActor, GpuHolder
+from orchestrator.execution.capacity import Capacity, launch_order, pick_next
+from orchestrator.execution.history import instance_cost
+from orchestrator.execution.ray_view import alive_nodes, wait_free
+from orchestrator.execution.runner import failed_result
+from orchestrator.execution.warm_pool import WarmPool
+from orchestrator.sweep.grid import group_by_engine
+from orchestrator.sweep.placement import NodeSpec, PlacementPlan, plan_for
 from workloads.validity import FlagKind
 
 OnResult = Callable[[Trial, TrialResult], None]

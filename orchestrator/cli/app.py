@@ -13,20 +13,20 @@ from typing import Any
 from rich.console import Console
 
 from engines.base import registry
-from orchestrator.cluster import RayCluster, planned_nodes
 from orchestrator.config.schema import ExperimentConfig
 from orchestrator.config.store import load_experiment
-from orchestrator.errors import ConfigError, OrchestratorError, TrackingError
-from orchestrator.grid import expand
-from orchestrator.history import load_durations
-from orchestrator.multi_engine import engine_configs
-from orchestrator.placement import check_tp
-from orchestrator.provenance import collect as collect_provenance
+from orchestrator.core.errors import ConfigError, OrchestratorError, TrackingError
+from orchestrator.core.trial import Status, Trial, TrialResult
+from orchestrator.execution.cluster import RayCluster, planned_nodes
+from orchestrator.execution.history import load_durations
+from orchestrator.execution.provenance import collect as collect_provenance
 from orchestrator.report.summary import print_plan, print_summary
-from orchestrator.results import ResultsStore
-from orchestrator.sync import Uploader
-from orchestrator.tracking import MLflowServer
-from orchestrator.trial import Status, Trial, TrialResult
+from orchestrator.store.results import ResultsStore
+from orchestrator.sweep.grid import expand
+from orchestrator.sweep.multi_engine import engine_configs
+from orchestrator.sweep.placement import check_tp
+from orchestrator.tracking.server import MLflowServer
+from orchestrator.tracking.sync import Uploader
 from workloads.validity import flags_text
 
 USAGE = """usage: python -m orchestrator [+exp=<preset>] [key=value ...] [--dry-run]
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_launch_commands(console: Console, configs: list[ExperimentConfig]) -> None:
     """Each engine instance's command line (secrets redacted; ports and paths as placeholders)."""
-    from orchestrator.launch_preview import launch_commands
+    from orchestrator.sweep.launch_preview import launch_commands
 
     console.print("launch commands (ports, side channels, GPUs and scratch dirs are chosen on the node):",
                   highlight=False)  # fmt: skip
@@ -98,14 +98,14 @@ def _run_planner(cfg: ExperimentConfig, console: Console) -> int:
 
 def _any_nodes() -> list[Any]:
     """With ``ray.address`` the real nodes are checked after connecting; accept any TP before."""
-    from orchestrator.placement import NodeSpec
+    from orchestrator.sweep.placement import NodeSpec
 
     return [NodeSpec(16, 1)]
 
 
 def run_sweep(cfg: ExperimentConfig, trials: list[Trial], console: Console) -> int:
     """Run every trial not already DONE in this sweep; always stop what was started."""
-    from orchestrator.scheduler import Scheduler  # imports Ray: only once the config is valid
+    from orchestrator.execution.scheduler import Scheduler  # imports Ray: only once the config is valid
 
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.config.schema import RayConfig, ResourcesConfig
-from orchestrator.placement import NodeSpec
-from orchestrator.warm_pool import SETUP_HOOK, SETUP_HOOK_ENV
+from orchestrator.execution.warm_pool import SETUP_HOOK, SETUP_HOOK_ENV
+from orchestrator.sweep.placement import NodeSpec
 
 
 def detect_local_gpus() -> int:
@@ -62,7 +62,7 @@ class RayCluster:
             "object_store_memory": self.resources.object_store_mb * 1024 * 1024,
         }
         self.started_local = True
-        # Workers of a cluster started here warm up at start-up (orchestrator.warm_pool): the
+        # Workers of a cluster started here warm up at start-up (orchestrator.execution.warm_pool): the
         # variable must be in the raylets' environment, which they inherit from this process.
         saved_hook = os.environ.get(SETUP_HOOK_ENV)
         if self.ray_cfg.warm_workers > 0:

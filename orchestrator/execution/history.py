@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
-from orchestrator.trial import Status, Trial
+from orchestrator.core.trial import Status, Trial
 
 
 def load_durations(results_dir: Path, trial_ids: Collection[str]) -> dict[str, float]:

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from orchestrator.config.schema import ExperimentConfig
 from orchestrator.config.store import group_options, load_experiment
 from orchestrator.config.validate import validate
-from orchestrator.errors import ConfigError
-from orchestrator.placement import NodeSpec
+from orchestrator.core.errors import ConfigError
+from orchestrator.sweep.placement import NodeSpec
 
 
 def engine_overrides(cfg: ExperimentConfig, overrides: Sequence[str]) -> dict[str, list[str]]:

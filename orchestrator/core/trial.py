@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from orchestrator.config.schema import EngineConfig, ModelConfig
-from orchestrator.engine_axes import axes_label
+from orchestrator.sweep.engine_axes import axes_label
 from workloads.spec import label
 from workloads.validity import Flag
 

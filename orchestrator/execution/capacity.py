@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from orchestrator.placement import PlacementPlan
+from orchestrator.sweep.placement import PlacementPlan
 
 
 @dataclass

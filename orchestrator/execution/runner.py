@@ -30,11 +30,11 @@ from engines.liveness import EngineWatch
 from engines.process import ManagedProcess, classify_failure, free_port, tail
 from engines.telemetry import PointTelemetry
 from engines.tiny_model import ensure_tiny_model
-from orchestrator import side_channels
-from orchestrator.batch import run_batch_trial
 from orchestrator.config.schema import EngineConfig, ModelConfig
-from orchestrator.provenance import node_info
-from orchestrator.trial import FailureReason, Status, Trial, TrialResult, WorkloadPoint
+from orchestrator.core.trial import FailureReason, Status, Trial, TrialResult, WorkloadPoint
+from orchestrator.execution import side_channels
+from orchestrator.execution.batch import run_batch_trial
+from orchestrator.execution.provenance import node_info
 from workloads.checks import check_point
 from workloads.records import RequestRecord
 from workloads.spec import LoadSpec

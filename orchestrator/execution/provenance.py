@@ -8,7 +8,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-_CHECKOUT = Path(__file__).resolve().parent.parent
+_CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 def git_commit(path: Path = _CHECKOUT) -> str:

@@ -8,8 +8,8 @@ from typing import Any
 
 from orchestrator.config.schema import ExperimentConfig
 from orchestrator.config.validate import slo_items
-from orchestrator.engine_axes import engine_variants
-from orchestrator.trial import Trial, WorkloadPoint, engine_instance, stable_hash
+from orchestrator.core.trial import Trial, WorkloadPoint, engine_instance, stable_hash
+from orchestrator.sweep.engine_axes import engine_variants
 from workloads.spec import RATE_STRATEGIES
 
 

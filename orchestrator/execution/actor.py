@@ -9,8 +9,8 @@ from typing import Any
 
 import ray
 
-from orchestrator.runner import EngineRunner, failed_result
-from orchestrator.trial import FailureReason, Trial, TrialResult
+from orchestrator.core.trial import FailureReason, Trial, TrialResult
+from orchestrator.execution.runner import EngineRunner, failed_result
 
 
 def where() -> dict[str, Any]:

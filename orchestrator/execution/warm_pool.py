@@ -22,7 +22,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 SETUP_HOOK_ENV = "__RAY_WORKER_PROCESS_SETUP_HOOK_ENV_VAR"
-SETUP_HOOK = "orchestrator.warm_pool.warm_worker"
+SETUP_HOOK = "orchestrator.execution.warm_pool.warm_worker"
 WARMED_ENV = "ORCH_WORKER_WARMED"  # set in a worker's environment once warm_worker ran
 KEEP_ALIVE_S = 120  # an unused prestarted worker exits after this
 
@@ -31,7 +31,7 @@ def warm_worker() -> None:
     """Worker set-up hook: do at start-up what an engine actor's first call would do."""
     import ray
 
-    import orchestrator.engine_actor  # noqa: F401  (the actor's module, unpickled on creation)
+    import orchestrator.execution.actor  # noqa: F401  (the actor's module, unpickled on creation)
 
     ray._private.worker.global_worker.get_serialization_context()
     os.environ[WARMED_ENV] = "1"

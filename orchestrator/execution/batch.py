@@ -10,7 +10,7 @@ from pathlib import Path
 from engines.base import BatchEngine, BatchSpec
 from engines.process import ManagedProcess, classify_failure, tail
 from orchestrator.config.schema import EngineConfig, ModelConfig
-from orchestrator.trial import FailureReason, Status, Trial, TrialResult
+from orchestrator.core.trial import FailureReason, Status, Trial, TrialResult
 
 MAX_LOG_BYTES = 2_000_000
 

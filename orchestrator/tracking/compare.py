@@ -5,7 +5,7 @@ One row per trial, sorted by name then trial id. Columns: ``trial_id``, ``name``
 (strings, the flattened resolved trial config) and ``metrics.<name>`` (floats; NaN where a trial
 has none, e.g. a FAILED trial). Step metrics (``steps/...``) are per-step series, not columns.
 
-    from orchestrator.compare import from_store, from_mlflow
+    from orchestrator.tracking.compare import from_store, from_mlflow
     df = from_store("results", "smoke-20260101-120000")
     df = from_mlflow("http://127.0.0.1:5000", "smoke", "smoke-20260101-120000")
 """
@@ -18,9 +18,9 @@ from typing import Any
 
 import pandas as pd
 
-from orchestrator.errors import TrackingError
-from orchestrator.results import ResultsStore
-from orchestrator.run_record import STEP_PREFIX, read_record
+from orchestrator.core.errors import TrackingError
+from orchestrator.store.results import ResultsStore
+from orchestrator.tracking.run_record import STEP_PREFIX, read_record
 
 ID_COLUMNS = ("trial_id", "name", "status", "failure_reason", "engine", "model", "tp", "workload")
 
@@ -69,7 +69,7 @@ def from_mlflow(uri: str, experiment: str, sweep_id: str) -> pd.DataFrame:
     """The sweep's child runs on the tracking server ``uri`` (latest value of each metric)."""
     from mlflow.tracking import MlflowClient
 
-    from orchestrator.tracking import mlflow_errors
+    from orchestrator.tracking.tracker import mlflow_errors
 
     client = MlflowClient(tracking_uri=uri)
     rows = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from orchestrator.errors import PlacementError
+from orchestrator.core.errors import PlacementError
 
 ALLOWED_TP = (1, 2, 4, 8, 16)
 

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from engines.base import SIDE_PORTS, SideChannels
 from engines.process import free_port
 from orchestrator.config.schema import ExperimentConfig
-from orchestrator.errors import ConfigError
-from orchestrator.placement import NodeSpec
+from orchestrator.core.errors import ConfigError
+from orchestrator.sweep.placement import NodeSpec
 
 CONTAINER_LAUNCHERS = ("docker", "podman")  # own network namespace and /tmp: nothing to share
 SCRATCH_ROOT = "/tmp"  # short: a unix socket path must stay under 108 bytes (TGI adds -{rank})
@@ -46,7 +46,7 @@ def release(side: SideChannels) -> None:
 
 def instance_tps(cfg: ExperimentConfig) -> list[int]:
     """The TP of every engine instance the sweep starts (one per trial when engine.reuse is off)."""
-    from orchestrator.grid import expand, group_by_engine  # grid imports config.validate
+    from orchestrator.sweep.grid import expand, group_by_engine  # grid imports config.validate
 
     trials = expand(cfg)
     if cfg.engine.reuse:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from engines.base import http_get
 from engines.process import ManagedProcess, free_port, tail
-from orchestrator.errors import EngineError, TrackingError
+from orchestrator.core.errors import EngineError, TrackingError
 
 TUNED_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 NO_TELEMETRY = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}  # loopback only

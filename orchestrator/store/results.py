@@ -4,7 +4,7 @@ Layout: ``<results_dir>/<sweep_id>/sweep.json`` and ``trials/<trial_id>/`` holdi
 (status, reason, metrics, engine info), ``config.yaml`` (resolved trial config), ``requests.parquet``
 (per-request records) and ``engine.log``. Each trial directory is written to a temporary name and
 renamed into place, so a crash loses at most the running trial. Secrets are redacted before anything
-is written (``orchestrator.redact``). ``upload.json`` beside a trial says whether MLflow has it: a
+is written (``orchestrator.store.redact``). ``upload.json`` beside a trial says whether MLflow has it: a
 trial without one (or with ``uploaded: false``) is what ``python -m orchestrator.sync`` uploads.
 """
 
@@ -21,8 +21,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from orchestrator.redact import Redactor
-from orchestrator.trial import FailureReason, Status, Trial, TrialResult
+from orchestrator.core.trial import FailureReason, Status, Trial, TrialResult
+from orchestrator.store.redact import Redactor
 from workloads.validity import Flag
 
 UPLOAD_MARKER = "upload.json"

@@ -12,7 +12,7 @@ import itertools
 from typing import Any
 
 from orchestrator.config.schema import EngineConfig
-from orchestrator.errors import ConfigError
+from orchestrator.core.errors import ConfigError
 
 Axes = tuple[tuple[str, Any], ...]
 NOT_SWEEPABLE = ("name", "tp", "sweep", "reuse")  # tp has its own axis (engine.tp)

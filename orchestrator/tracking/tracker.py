@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import TrackingError
-from orchestrator.mlflow_server import MLflowServer
-from orchestrator.redact import Redactor
-from orchestrator.run_record import RunRecord, flatten, numeric_metrics, read_record, step_points
-from orchestrator.trial import Trial, TrialResult
+from orchestrator.core.errors import TrackingError
+from orchestrator.core.trial import Trial, TrialResult
+from orchestrator.store.redact import Redactor
+from orchestrator.tracking.run_record import RunRecord, flatten, numeric_metrics, read_record, step_points
 
-__all__ = ["ChildRun", "MLflowServer", "Tracker", "flatten", "numeric_metrics"]
+__all__ = ["ChildRun", "Tracker", "flatten", "numeric_metrics"]
 
 # MLflow's log_batch limits: 1000 metrics, 100 params, 100 tags, 1000 entities in all.
 MAX_BATCH_METRICS = 1000

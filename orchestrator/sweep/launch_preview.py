@@ -26,9 +26,9 @@ from engines.base import (
     is_batch,
 )
 from orchestrator.config.schema import ExperimentConfig
-from orchestrator.grid import group_by_engine
-from orchestrator.redact import Redactor
-from orchestrator.trial import Trial
+from orchestrator.core.trial import Trial
+from orchestrator.store.redact import Redactor
+from orchestrator.sweep.grid import group_by_engine
 
 PORT = 61871  # sentinels replaced by placeholders in the joined command line
 SIDE = tuple(range(61872, 61872 + SIDE_PORTS))
