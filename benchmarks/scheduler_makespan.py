@@ -30,7 +30,9 @@ from pathlib import Path
 
 from benchmarks.schedule_floor import integral_bound
 from orchestrator.config.store import load_experiment
-from orchestrator.core.trial import Status, Trial, TrialResult
+from orchestrator.core.results import TrialResult
+from orchestrator.core.status import Status
+from orchestrator.core.trial import Trial
 from orchestrator.execution.cluster import RayCluster
 from orchestrator.execution.history import load_durations
 from orchestrator.execution.scheduler import Instance, Scheduler

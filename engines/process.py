@@ -26,6 +26,7 @@ from types import TracebackType
 from engines.proctree import Tree
 from engines.watchdog import run_on_stop
 from orchestrator.core.errors import EngineError
+from orchestrator.core.status import FailureReason
 
 OOM_PATTERNS = (
     "CUDA out of memory",
@@ -73,13 +74,13 @@ def tail(path: Path, max_lines: int = 40, max_bytes: int = 64_000) -> str:
     return "\n".join(data.splitlines()[-max_lines:])
 
 
-def classify_failure(log_text: str, returncode: int | None) -> str:
+def classify_failure(log_text: str, returncode: int | None) -> FailureReason:
     """FAILED reason from the log and exit code: oom, bad_config or engine_crash."""
     if any(p in log_text for p in OOM_PATTERNS):
-        return "oom"
+        return FailureReason.OOM
     if any(p in log_text for p in BAD_ARG_PATTERNS) or returncode == 2:
-        return "bad_config"
-    return "engine_crash"
+        return FailureReason.BAD_CONFIG
+    return FailureReason.ENGINE_CRASH
 
 
 class ManagedProcess:
@@ -179,7 +180,7 @@ class ManagedProcess:
             if time.monotonic() - t0 > timeout_s:
                 raise EngineError(
                     f"engine not ready after {timeout_s:.0f} s (engine.startup_timeout_s)",
-                    reason="timeout",
+                    reason=FailureReason.TIMEOUT,
                     log_tail=tail(self.log_path),
                 )
             time.sleep(interval_s)

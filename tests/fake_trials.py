@@ -7,7 +7,9 @@ import time
 from pathlib import Path
 
 from orchestrator.config.store import load_experiment
-from orchestrator.core.trial import FailureReason, Status, Trial, TrialResult
+from orchestrator.core.results import TrialResult
+from orchestrator.core.status import FailureReason, Status
+from orchestrator.core.trial import Trial
 from orchestrator.store.results import ResultsStore
 from orchestrator.sweep.grid import expand
 

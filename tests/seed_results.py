@@ -12,7 +12,9 @@ from pathlib import Path
 
 from engines.base import registry
 from orchestrator.config.store import load_experiment
-from orchestrator.core.trial import FailureReason, Status, Trial, TrialResult
+from orchestrator.core.results import TrialResult
+from orchestrator.core.status import FailureReason, Status
+from orchestrator.core.trial import Trial
 from orchestrator.execution.cluster import planned_nodes
 from orchestrator.report.render import parse_markdown_table
 from orchestrator.store.results import ResultsStore

@@ -1,7 +1,7 @@
 """The tool's checks of its own numbers: one finished point's metrics → its validity flags (pure).
 
 Each check reads the point's spec and flat metrics (the load generator's summary merged with the
-engine telemetry, ``engine_*``) and returns a :class:`workloads.validity.Flag` when the run did not
+engine telemetry, ``engine_*``) and returns a :class:`orchestrator.core.validity.Flag` when the run did not
 measure what it claims. :func:`check_point` runs them all; the runner turns a failing flag into a
 FAILED trial with that reason. (``client_behind`` and ``request_errors`` come from the summary's
 ``valid``, which knows whether the strategy had a send schedule; the runner adds their flag.)
@@ -13,9 +13,9 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from orchestrator.core.load import LoadSpec, Strategy
+from orchestrator.core.validity import Flag, FlagKind
 from workloads.metrics import BUNCHED_ITL_MS
-from workloads.spec import LoadSpec
-from workloads.validity import Flag, FlagKind
 
 COALESCED_TOKENS_PER_EVENT = 1.05
 """Above this many output tokens per token event, TPOT/ITL are measured over coalesced steps."""
@@ -67,7 +67,7 @@ def bunched_stream(spec: LoadSpec, metrics: Metrics) -> Flag | None:
     share, per_event = _num(metrics, "itl_bunched_share"), _num(metrics, "tokens_per_event")
     if not share > BUNCHED_MAX_SHARE or per_event > COALESCED_TOKENS_PER_EVENT:
         return None
-    static = spec.name == "static_batch"
+    static = spec.name == Strategy.STATIC_BATCH
     why = "the decode figures span bursts, not decode steps" if static else "ITL and TPOT are not step times"
     return Flag(
         FlagKind.BUNCHED_STREAM,
@@ -86,7 +86,7 @@ def short_outputs(spec: LoadSpec, metrics: Metrics) -> Flag | None:
     throughputs divide by the tokens produced, so they stay true, but the load is lighter than asked).
     Reads the summary's ``num_short_outputs`` and figures (:func:`workloads.metrics.output_lengths`).
     """
-    static = spec.name == "static_batch"
+    static = spec.name == Strategy.STATIC_BATCH
     short = _num(metrics, "num_short_outputs")
     if not (static or spec.ignore_eos) or not short > 0:
         return None

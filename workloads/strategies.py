@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from orchestrator.core.load import RATE_STRATEGIES, LoadSpec, Strategy
 from workloads.arrivals import arrival_offsets
 from workloads.constraints import Constraints, StopSignal, StopTracker
 from workloads.datasets import Prompt, distinct_prompts, random_prompts, shared_prefix_prompts
@@ -39,7 +40,6 @@ from workloads.records import RequestRecord
 from workloads.sender import run_open_loop_sync
 from workloads.sharegpt import read_conversations, sharegpt_prompts
 from workloads.sla import sla_search, sweep_rates
-from workloads.spec import RATE_STRATEGIES, LoadSpec
 from workloads.static_batch import run_static_batch_sync, summarize_static_batch
 
 ARRIVAL_SEED_SALT = 1
@@ -113,7 +113,11 @@ class _Run:
 
     @property
     def num_warmup(self) -> int:
-        return 0 if self.spec.name == "static_batch" else min(self.spec.warmup_requests, len(self.payloads))
+        return (
+            0
+            if self.spec.name == Strategy.STATIC_BATCH
+            else min(self.spec.warmup_requests, len(self.payloads))
+        )
 
     def step_prompts(self, step: int) -> tuple[list[Prompt], list[dict[str, Any]]]:
         """The measured prompts and payloads of ``step`` (step 0: those after the warmups)."""
@@ -159,7 +163,7 @@ class _Run:
             warmup=w,
             input_tokens=[p.input_tokens for p in self.prompts[:w]],
         )
-        if self.spec.name == "concurrency":
+        if self.spec.name == Strategy.CONCURRENCY:
             return run_concurrency_sync(
                 self.target.url, self.payloads[:w], concurrency=self.spec.concurrency, **common
             )
@@ -225,7 +229,7 @@ def _concurrency(run: _Run) -> Outcome:
 
 def _fixed_rate(run: _Run) -> Outcome:
     spec = run.spec
-    rate = math.inf if spec.name == "max_throughput" else float(spec.rate or 0.0)
+    rate = math.inf if spec.name == Strategy.MAX_THROUGHPUT else float(spec.rate or 0.0)
     warm = run.warm()
     records, reason = run.open_loop(spec.name, rate)
     records = warm + records
@@ -318,11 +322,11 @@ def _static_batch(run: _Run) -> Outcome:
 
 
 _STRATEGIES: dict[str, Callable[[_Run], Outcome]] = {
-    "concurrency": _concurrency,
-    **dict.fromkeys((*RATE_STRATEGIES, "max_throughput"), _fixed_rate),
-    "rate_sweep": _rate_sweep,
-    "sla_search": _sla_search,
-    "static_batch": _static_batch,
+    Strategy.CONCURRENCY: _concurrency,
+    **dict.fromkeys((*RATE_STRATEGIES, Strategy.MAX_THROUGHPUT), _fixed_rate),
+    Strategy.RATE_SWEEP: _rate_sweep,
+    Strategy.SLA_SEARCH: _sla_search,
+    Strategy.STATIC_BATCH: _static_batch,
 }
 
 
@@ -331,7 +335,7 @@ def run_strategy(spec: LoadSpec, target: Target) -> Outcome:
     if spec.name not in _STRATEGIES:
         raise ValueError(f"workload.name={spec.name!r} is not one of {', '.join(_STRATEGIES)}")
     rng = np.random.default_rng(spec.seed)
-    if spec.name == "static_batch":  # a fresh prompt for every request of every run, warmups included
+    if spec.name == Strategy.STATIC_BATCH:  # a fresh prompt for every request of every run, warmups included
         n = (spec.warmups + spec.runs) * spec.batch_size
         prompts = (
             distinct_prompts(target.tokenizer, n, spec.input_len, rng)

@@ -16,7 +16,10 @@ from engines.base import registry
 from orchestrator.config.schema import ExperimentConfig
 from orchestrator.config.store import load_experiment
 from orchestrator.core.errors import ConfigError, OrchestratorError, TrackingError
-from orchestrator.core.trial import Status, Trial, TrialResult
+from orchestrator.core.results import TrialResult
+from orchestrator.core.status import Status
+from orchestrator.core.trial import Trial
+from orchestrator.core.validity import flags_text
 from orchestrator.execution.cluster import RayCluster, planned_nodes
 from orchestrator.execution.history import load_durations
 from orchestrator.execution.provenance import collect as collect_provenance
@@ -27,7 +30,6 @@ from orchestrator.sweep.multi_engine import engine_configs
 from orchestrator.sweep.placement import check_tp
 from orchestrator.tracking.server import MLflowServer
 from orchestrator.tracking.sync import Uploader
-from workloads.validity import flags_text
 
 USAGE = """usage: python -m orchestrator [+exp=<preset>] [key=value ...] [--dry-run]
 

@@ -80,6 +80,11 @@ class FlexGenConfig:
     debug_mode: str | None = None
 
 
+ENGINE_SECTIONS = ("tgi", "flexgen")
+"""The option groups of one engine each (``engine.tgi``, ``engine.flexgen``): only the named
+engine's group is part of a trial's resolved config."""
+
+
 @dataclass
 class EngineConfig:
     """How to launch an engine. ``tp`` is a sweep axis; other fields apply to every instance."""

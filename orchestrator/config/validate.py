@@ -8,10 +8,10 @@ from pathlib import Path
 from orchestrator.config.schema import ExperimentConfig
 from orchestrator.config.validate_workload import validate_workload
 from orchestrator.core.errors import ConfigError
+from orchestrator.core.load import STRATEGIES
 from orchestrator.planner.config import validate_planner
 from orchestrator.sweep.placement import NodeSpec, check_tp
 from workloads.percentiles import RULE_NAMES
-from workloads.spec import STRATEGIES
 
 WORKLOADS = STRATEGIES
 APIS = ("completions", "chat")

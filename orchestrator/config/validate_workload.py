@@ -6,8 +6,8 @@ import math
 
 from orchestrator.config.schema import WorkloadConfig
 from orchestrator.core.errors import ConfigError
+from orchestrator.core.load import DATASETS, RATE_STRATEGIES, SWEEP_KINDS, Strategy
 from workloads.sharegpt import read_conversations
-from workloads.spec import DATASETS, RATE_STRATEGIES, SWEEP_KINDS
 
 
 def validate_workload(w: WorkloadConfig, slo_set: bool) -> None:
@@ -16,16 +16,16 @@ def validate_workload(w: WorkloadConfig, slo_set: bool) -> None:
     _optional_positive("workload.max_errors", w.max_errors)
     if w.abort_error_rate is not None and not 0.0 <= w.abort_error_rate <= 1.0:
         raise ConfigError("workload.abort_error_rate", f"must be within [0, 1], got {w.abort_error_rate}")
-    if w.name in RATE_STRATEGIES or (w.name == "rate_sweep" and w.sweep.kind == "list"):
+    if w.name in RATE_STRATEGIES or (w.name == Strategy.RATE_SWEEP and w.sweep.kind == "list"):
         _positive_list("workload.rate", w.rate)
-    if w.name in ("gamma", "rate_sweep", "sla_search"):
+    if w.name in (Strategy.GAMMA, Strategy.RATE_SWEEP, Strategy.SLA_SEARCH):
         _positive("workload.burstiness", w.burstiness)
-    if w.name == "rate_sweep":
+    if w.name == Strategy.RATE_SWEEP:
         if w.sweep.kind not in SWEEP_KINDS:
             raise ConfigError("workload.sweep.kind", f"unknown value '{w.sweep.kind}'", SWEEP_KINDS)
         _positive("workload.sweep.num_rates", w.sweep.num_rates)
         _positive("workload.sweep.min_rate", w.sweep.min_rate)
-    if w.name == "sla_search":
+    if w.name == Strategy.SLA_SEARCH:
         if not slo_set:
             raise ConfigError("workload.slo", "sla_search needs at least one of ttft_ms, tpot_ms, e2e_ms")
         _positive("workload.sla.min_rate", w.sla.min_rate)
@@ -36,7 +36,7 @@ def validate_workload(w: WorkloadConfig, slo_set: bool) -> None:
             )
         if w.sla.iterations < 0 or w.sla.rel_tol < 0:
             raise ConfigError("workload.sla", "iterations and rel_tol must be >= 0")
-    if w.name == "static_batch":
+    if w.name == Strategy.STATIC_BATCH:
         if not w.ignore_eos:
             raise ConfigError(
                 "workload.ignore_eos", "static_batch needs true: every sequence decodes output_len"

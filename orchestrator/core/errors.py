@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from orchestrator.core.status import FailureReason
+
 
 class OrchestratorError(Exception):
     """Base class for every error this tool raises on purpose."""
@@ -32,7 +34,9 @@ class PlacementError(ConfigError):
 class EngineError(OrchestratorError):
     """An engine process failed to start or died; carries the log tail."""
 
-    def __init__(self, message: str, reason: str = "engine_crash", log_tail: str = "") -> None:
+    def __init__(
+        self, message: str, reason: FailureReason = FailureReason.ENGINE_CRASH, log_tail: str = ""
+    ) -> None:
         self.reason = reason
         self.log_tail = log_tail
         text = message if not log_tail else f"{message}\n--- engine log tail ---\n{log_tail}"

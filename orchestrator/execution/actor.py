@@ -9,8 +9,11 @@ from typing import Any
 
 import ray
 
-from orchestrator.core.trial import FailureReason, Trial, TrialResult
-from orchestrator.execution.runner import EngineRunner, failed_result
+from orchestrator.core.errors import EngineError
+from orchestrator.core.results import StartReply, TrialResult
+from orchestrator.core.status import FailureReason
+from orchestrator.core.trial import Trial
+from orchestrator.execution.runner import EngineRunner, exception_text, failed_result
 
 
 def where() -> dict[str, Any]:
@@ -35,21 +38,21 @@ class EngineActor:
     def __init__(self, trial: Trial, device: str, work_dir: str) -> None:
         self.runner = EngineRunner(trial.engine, trial.model, trial.tp, device, Path(work_dir))
 
-    def restart(self, trial: Trial, device: str, work_dir: str, holders: list[Any]) -> dict[str, Any]:
+    def restart(self, trial: Trial, device: str, work_dir: str, holders: list[Any]) -> StartReply:
         """Run another engine instance of the same shape on the GPUs this actor already holds."""
         self.runner.stop()
         self.runner = EngineRunner(trial.engine, trial.model, trial.tp, device, Path(work_dir))
         return self.start(holders)
 
-    def start(self, holders: list[Any]) -> dict[str, Any]:
+    def start(self, holders: list[Any]) -> StartReply:
         here = where()
         placement = [here, *ray.get([h.where.remote() for h in holders])]
         try:
             info = self.runner.start(here["gpu_ids"])
         except Exception as exc:  # reported to the driver as a record, with the log
-            reason = getattr(exc, "reason", FailureReason.ENGINE_CRASH.value)
+            reason = exc.reason if isinstance(exc, EngineError) else FailureReason.ENGINE_CRASH
             self.runner.stop()
-            return {"ok": False, "reason": reason, "message": str(exc), "log": self.runner.log_text()}
+            return StartReply(False, reason=reason, message=str(exc), log=self.runner.log_text())
         info.update(
             node_id=here["node_id"],
             hostname=here["hostname"],
@@ -57,13 +60,13 @@ class EngineActor:
             gpus=[f"{p['node_id']}:{g}" for p in placement for g in p["gpu_ids"]],
             engine_started_at=time.time(),
         )
-        return {"ok": True, "info": info}
+        return StartReply(True, info)
 
     def run_point(self, trial: Trial) -> TrialResult:
         try:
             result = self.runner.run_point(trial)
         except Exception as exc:  # a bug or bad input in one point must not kill the sweep
-            result = failed_result(trial, exc)
+            result = failed_result(trial, exception_text(exc), FailureReason.ENGINE_CRASH)
             result.engine_info = dict(self.runner.info)
         result.engine_log = result.engine_log or self.runner.log_text()
         return result

@@ -10,7 +10,9 @@ from pathlib import Path
 from engines.base import BatchEngine, BatchSpec
 from engines.process import ManagedProcess, classify_failure, tail
 from orchestrator.config.schema import EngineConfig, ModelConfig
-from orchestrator.core.trial import FailureReason, Status, Trial, TrialResult
+from orchestrator.core.results import TrialResult
+from orchestrator.core.status import FailureReason, Status
+from orchestrator.core.trial import Trial
 
 MAX_LOG_BYTES = 2_000_000
 
@@ -33,7 +35,7 @@ def run_batch_trial(
         result.message = f"trial ran past engine.trial_timeout_s={cfg.trial_timeout_s:g}"
     elif code != 0:
         result.status = Status.FAILED
-        result.reason = FailureReason(classify_failure(tail(log_path, 400), code))
+        result.reason = classify_failure(tail(log_path, 400), code)
         result.message = f"command exited with code {code}"
     else:
         log_text = _read(log_path)
@@ -41,7 +43,7 @@ def run_batch_trial(
             result.metrics = engine.parse_metrics(trial, spec, log_text)
         except ValueError as exc:  # e.g. an OOM the engine caught and exited 0 after
             result.status = Status.FAILED
-            result.reason = FailureReason(classify_failure(tail(log_path, 400), code))
+            result.reason = classify_failure(tail(log_path, 400), code)
             result.message = f"no metrics: {exc}"
     result.ended_at = time.time()
     result.engine_log = _read(log_path)

@@ -12,7 +12,8 @@ import statistics
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
-from orchestrator.core.trial import Status, Trial
+from orchestrator.core.status import Status
+from orchestrator.core.trial import Trial
 
 
 def load_durations(results_dir: Path, trial_ids: Collection[str]) -> dict[str, float]:

@@ -31,14 +31,16 @@ from engines.process import ManagedProcess, classify_failure, free_port, tail
 from engines.telemetry import PointTelemetry
 from engines.tiny_model import ensure_tiny_model
 from orchestrator.config.schema import EngineConfig, ModelConfig
-from orchestrator.core.trial import FailureReason, Status, Trial, TrialResult, WorkloadPoint
+from orchestrator.core.load import LoadSpec, Strategy
+from orchestrator.core.results import TrialResult
+from orchestrator.core.status import FailureReason, Status
+from orchestrator.core.trial import Trial
+from orchestrator.core.validity import Flag, FlagKind, failing
 from orchestrator.execution import side_channels
 from orchestrator.execution.batch import run_batch_trial
 from orchestrator.execution.provenance import node_info
 from workloads.checks import check_point
 from workloads.records import RequestRecord
-from workloads.spec import LoadSpec
-from workloads.validity import Flag, FlagKind, failing
 
 MAX_LOG_BYTES = 2_000_000
 HEALTH_TIMEOUT_S = 10.0  # a busy engine on a small machine may answer /health slowly; a hung one never
@@ -161,7 +163,7 @@ class EngineRunner:
         assert self.spec is not None and self.process is not None
         if not self.process.alive():  # died between points: never send to a dead port
             return self._engine_gone(trial, started, "the engine process exited before this point")
-        spec = LoadSpec.of(trial.point)
+        spec = trial.point
         client_api = getattr(self._server(), "client_api", None)
         if client_api:  # TGI: its native /generate_stream
             spec = dataclasses.replace(spec, api=client_api)
@@ -222,7 +224,7 @@ class EngineRunner:
         return TrialResult(
             trial_id=trial.trial_id,
             status=Status.FAILED,
-            reason=FailureReason(classify_failure(text, code)),
+            reason=classify_failure(text, code),
             message=message,
             records=[r.to_dict() for r in records],
             engine_info={**self.info, "exit_code": code},
@@ -246,7 +248,7 @@ class EngineRunner:
         return data[-MAX_LOG_BYTES:].decode("utf-8", "replace")
 
 
-def invalid_reason(metrics: dict[str, Any], point: WorkloadPoint) -> tuple[FailureReason, str]:
+def invalid_reason(metrics: dict[str, Any], point: LoadSpec) -> tuple[FailureReason, str]:
     """Why a finished workload's summary is not valid, naming the limit and how to change it."""
     error_rate = float(metrics.get("error_rate", 0.0))
     if not metrics.get("num_requests", 0):
@@ -257,7 +259,7 @@ def invalid_reason(metrics: dict[str, Any], point: WorkloadPoint) -> tuple[Failu
             "(errors by kind are in the trial's metrics, each error in its records)"
         )
     failed_runs = int(metrics.get("failed_runs", 0) or 0)
-    if point.name == "static_batch" and failed_runs:
+    if point.name == Strategy.STATIC_BATCH and failed_runs:
         return FailureReason.REQUEST_ERRORS, (
             f"{failed_runs} of {point.runs} static-batch runs had a failed request: a run's prefill and "
             "decode figures need all of its batch (each error is in the trial's records)"
@@ -269,16 +271,20 @@ def invalid_reason(metrics: dict[str, Any], point: WorkloadPoint) -> tuple[Failu
     )
 
 
-def failed_result(trial: Trial, exc: BaseException, log_text: str = "") -> TrialResult:
-    """A FAILED result for a trial whose engine could not run it."""
-    reason = FailureReason(getattr(exc, "reason", FailureReason.ENGINE_CRASH.value))
+def failed_result(trial: Trial, message: str, reason: FailureReason, log_text: str = "") -> TrialResult:
+    """A FAILED result for a trial whose engine could not run it (the message's first line)."""
     now = time.time()
     return TrialResult(
         trial_id=trial.trial_id,
         status=Status.FAILED,
         reason=reason,
-        message=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+        message=message.splitlines()[0] if message else "",
         engine_log=log_text,
         started_at=now,
         ended_at=now,
     )
+
+
+def exception_text(exc: BaseException) -> str:
+    """The first line of an exception's message (its type when it has none)."""
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

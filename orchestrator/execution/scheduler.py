@@ -30,7 +30,10 @@ from ray.util.placement_group import (
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from orchestrator.config.schema import ExperimentConfig
-from orchestrator.core.trial import FailureReason, Trial, TrialResult
+from orchestrator.core.results import StartReply, TrialResult
+from orchestrator.core.status import FailureReason
+from orchestrator.core.trial import Trial
+from orchestrator.core.validity import FlagKind
 from orchestrator.execution.actor import EngineActor, GpuHolder
 from orchestrator.execution.capacity import Capacity, launch_order, pick_next
 from orchestrator.execution.history import instance_cost
@@ -39,7 +42,6 @@ from orchestrator.execution.runner import failed_result
 from orchestrator.execution.warm_pool import WarmPool
 from orchestrator.sweep.grid import group_by_engine
 from orchestrator.sweep.placement import NodeSpec, PlacementPlan, plan_for
-from workloads.validity import FlagKind
 
 OnResult = Callable[[Trial, TrialResult], None]
 RECENT_REMOVAL_S = 2.0  # a group placed this soon after a removal first waits for Ray's free GPUs
@@ -158,15 +160,14 @@ class Scheduler:
             inst.placed_at = time.time()
             self._start_actor(inst)
         elif inst.stage == "starting":
-            if not value["ok"]:
+            reply: StartReply = value
+            if not reply.ok:
                 for t in inst.queue:
-                    self.on_result(
-                        t, failed_result(t, _Failure(value["message"], value["reason"]), value["log"])
-                    )
+                    self.on_result(t, failed_result(t, reply.message, reply.reason, reply.log))
                 inst.queue.clear()
                 self._release(inst)
                 return None
-            inst.info = value["info"]
+            inst.info = reply.info
             inst.started_at = time.time()
             inst.stage = "running"
             self._next_point(inst)
@@ -237,7 +238,7 @@ class Scheduler:
                 f"ray.max_retries={self.cfg.ray.max_retries} restarts are used up"
             )
             for t in inst.queue:
-                self.on_result(t, failed_result(t, _Failure(message, FailureReason.ENGINE_CRASH.value)))
+                self.on_result(t, failed_result(t, message, FailureReason.ENGINE_CRASH))
             inst.queue.clear()
             self._next_point(inst)  # → stopping
             return
@@ -276,12 +277,12 @@ class Scheduler:
             return Instance(remaining, plan, attempt=inst.attempt + 1, queue=list(remaining))
         message = f"{reason.value} after {inst.attempt + 1} attempt(s): {str(exc).splitlines()[0]}"
         for t in remaining:
-            self.on_result(t, failed_result(t, _Failure(message, reason.value)))
+            self.on_result(t, failed_result(t, message, reason))
         return None
 
     def _fail(self, inst: Instance, message: str, reason: FailureReason) -> None:
         for t in inst.queue:
-            self.on_result(t, failed_result(t, _Failure(message, reason.value)))
+            self.on_result(t, failed_result(t, message, reason))
 
     def _release(self, inst: Instance) -> None:
         for handle in [inst.actor, *inst.holders]:
@@ -309,7 +310,7 @@ class Scheduler:
         for inst in live:
             if inst.current is not None:
                 self.on_result(
-                    inst.current, failed_result(inst.current, _Failure("interrupted", "interrupted"))
+                    inst.current, failed_result(inst.current, "interrupted", FailureReason.INTERRUPTED)
                 )
             self._release(inst)
         # the engines' work dirs (logs, FlexGen outputs): each result already holds its engine log
@@ -319,9 +320,3 @@ class Scheduler:
 def engine_exited(result: TrialResult) -> bool:
     """True when the trial's engine died under it (the runner's ``engine_exited`` flag)."""
     return any(f.kind is FlagKind.ENGINE_EXITED for f in result.flags)
-
-
-class _Failure(Exception):
-    def __init__(self, message: str, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason

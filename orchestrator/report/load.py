@@ -26,7 +26,7 @@ class TrialData:
     dir: Path | None = None
     steps: list[dict[str, float]] = field(default_factory=list)
     engine_info: dict[str, Any] = field(default_factory=dict)  # engine_version, reference_version, ...
-    flags: list[dict[str, Any]] = field(default_factory=list)  # workloads.validity.Flag.to_dict() each
+    flags: list[dict[str, Any]] = field(default_factory=list)  # core.validity.Flag.to_dict() each
 
     @property
     def engine_version(self) -> str:

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from orchestrator.config.schema import ReportConfig
+from orchestrator.core.load import Strategy
 from orchestrator.report.load import TrialData
 from orchestrator.report.render import Section, Table, fmt, log2_axis, new_figure
 
@@ -40,7 +41,7 @@ _NS_PER_MS = 1e6
 
 
 def applies(trial: TrialData) -> bool:
-    return trial.workload.get("name") == "max_throughput"
+    return trial.workload.get("name") == Strategy.MAX_THROUGHPUT
 
 
 def per_token_latencies(requests: pd.DataFrame, output_len: int) -> dict[str, float]:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from orchestrator.config.schema import ReportConfig
+from orchestrator.core.load import Strategy
 from orchestrator.report.load import TrialData
 from orchestrator.report.render import Section, Table, fmt, log2_axis, new_figure
 from workloads.percentiles import RULE_NOTES, PercentileRule, parse_rule
@@ -35,7 +36,7 @@ THROUGHPUT_HEADERS = ["Step", "Batch Size", "Average", "Lowest", "Highest"]
 
 
 def applies(trial: TrialData) -> bool:
-    return trial.workload.get("name") == "static_batch"
+    return trial.workload.get("name") == Strategy.STATIC_BATCH
 
 
 def runs_from_records(rows: Sequence[dict[str, Any]]) -> list[BatchRun | None]:

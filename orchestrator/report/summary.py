@@ -9,11 +9,12 @@ from rich.console import Console
 from rich.table import Table
 
 from orchestrator.config.schema import ExperimentConfig
+from orchestrator.core.status import Status
 from orchestrator.core.trial import Trial
+from orchestrator.core.validity import flags_text
 from orchestrator.execution.cluster import planned_nodes
 from orchestrator.store.results import ResultsStore
 from orchestrator.sweep.placement import NodeSpec, plan_for
-from workloads.validity import flags_text
 
 SUMMARY_COLUMNS = (
     ("ttft_p50_ms", "TTFT p50 ms"),
@@ -54,7 +55,7 @@ def print_summary(console: Console, store: ResultsStore, trials: Sequence[Trial]
     for t in trials:
         r = store.read(t.trial_id)
         if r is None:
-            table.add_row(t.trial_id, str(t.tp), t.label, "PENDING", "", *("-" for _ in SUMMARY_COLUMNS))
+            table.add_row(t.trial_id, str(t.tp), t.label, Status.PENDING, "", *("-" for _ in SUMMARY_COLUMNS))
             continue
         status = r["status"] if not r.get("reason") else f"{r['status']}({r['reason']})"
         if r["status"] != "DONE":  # a failed trial shows no numbers, never zeros

@@ -14,16 +14,16 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
 
-from orchestrator.core.trial import FailureReason, Status, Trial, TrialResult
+from orchestrator.core.results import TrialResult
+from orchestrator.core.status import Status
+from orchestrator.core.trial import Trial
 from orchestrator.store.redact import Redactor
-from workloads.validity import Flag
 
 UPLOAD_MARKER = "upload.json"
 
@@ -65,6 +65,7 @@ class ResultsStore:
         redact = Redactor.for_config(resolved, result.engine_info, env=os.environ)
         tmp = Path(tempfile.mkdtemp(prefix=f".{trial.trial_id}-", dir=self.trials_dir))
         try:
+            stored = result.to_dict()
             summary = {
                 "trial_id": trial.trial_id,
                 "group_id": trial.group_id,
@@ -73,15 +74,10 @@ class ResultsStore:
                 "model": trial.model.name,
                 "tp": trial.tp,
                 "workload": trial.point.label(),
-                "status": str(result.status),
-                "reason": str(result.reason) if result.reason else None,
+                **{k: v for k, v in stored.items() if k != "trial_id"},
                 "message": redact.text(result.message),
-                "metrics": result.metrics,
-                "steps": result.steps,
-                "flags": [redact.obj(f.to_dict()) for f in result.flags],
+                "flags": [redact.obj(f) for f in stored["flags"]],
                 "engine_info": redact.obj(result.engine_info),
-                "started_at": result.started_at,
-                "ended_at": result.ended_at,
             }
             (tmp / "result.json").write_text(json.dumps(summary, indent=2, default=str))
             (tmp / "config.yaml").write_text(yaml.safe_dump(redact.obj(resolved), sort_keys=True))
@@ -132,33 +128,9 @@ class ResultsStore:
         return pd.read_parquet(path) if path.exists() else pd.DataFrame()
 
 
-def result_from_dict(d: dict[str, Any]) -> TrialResult:
-    return TrialResult(
-        trial_id=d["trial_id"],
-        status=Status(d["status"]),
-        reason=FailureReason(d["reason"]) if d.get("reason") else None,
-        message=d.get("message", ""),
-        metrics=d.get("metrics", {}),
-        steps=d.get("steps", []),
-        flags=[Flag.from_dict(f) for f in d.get("flags", [])],
-        engine_info=d.get("engine_info", {}),
-        started_at=d.get("started_at", 0.0),
-        ended_at=d.get("ended_at", 0.0),
-    )
-
-
 def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     with os.fdopen(fd, "w") as f:
         f.write(text)
     os.replace(tmp, path)
-
-
-def trial_summary_row(trial: Trial, result: TrialResult) -> dict[str, Any]:
-    return {
-        "trial_id": trial.trial_id,
-        "name": trial.name,
-        **asdict(trial.point),
-        "status": str(result.status),
-    }

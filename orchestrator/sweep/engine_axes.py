@@ -13,8 +13,8 @@ from typing import Any
 
 from orchestrator.config.schema import EngineConfig
 from orchestrator.core.errors import ConfigError
+from orchestrator.core.trial import Axes
 
-Axes = tuple[tuple[str, Any], ...]
 NOT_SWEEPABLE = ("name", "tp", "sweep", "reuse")  # tp has its own axis (engine.tp)
 
 
@@ -57,12 +57,3 @@ def engine_variants(engine: EngineConfig) -> list[tuple[EngineConfig, Axes]]:
             cfg = set_path(cfg, path, value)
         variants.append((cfg, tuple(zip(keys, combo, strict=True))))
     return variants
-
-
-def axes_label(axes: Axes) -> str:
-    """``num_gpu_batches4-percent100,0,...`` for trial names ('' without axes)."""
-    parts = []
-    for path, value in axes:
-        text = ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
-        parts.append(f"{path.rsplit('.', 1)[-1]}{text}")
-    return "-".join(parts)

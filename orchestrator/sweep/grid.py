@@ -8,12 +8,12 @@ from typing import Any
 
 from orchestrator.config.schema import ExperimentConfig
 from orchestrator.config.validate import slo_items
-from orchestrator.core.trial import Trial, WorkloadPoint, engine_instance, stable_hash
+from orchestrator.core.load import RATE_STRATEGIES, LoadSpec, Strategy
+from orchestrator.core.trial import Trial, engine_instance, stable_hash
 from orchestrator.sweep.engine_axes import engine_variants
-from workloads.spec import RATE_STRATEGIES
 
 
-def workload_points(cfg: ExperimentConfig) -> list[WorkloadPoint]:
+def workload_points(cfg: ExperimentConfig) -> list[LoadSpec]:
     """input_len × output_len × the strategy's own axis (concurrency, rate or batch size)."""
     w = cfg.workload
     common: dict[str, Any] = dict(
@@ -36,27 +36,27 @@ def workload_points(cfg: ExperimentConfig) -> list[WorkloadPoint]:
         prefix_len=w.dataset.prefix_len if w.dataset.kind == "shared_prefix" else 0,
         num_prefixes=w.dataset.num_prefixes if w.dataset.kind == "shared_prefix" else 1,
     )
-    if w.name in ("rate_sweep", "sla_search") or w.name in RATE_STRATEGIES:
-        common["burstiness"] = 1.0 if w.name in ("poisson", "constant") else w.burstiness
+    if w.name in (Strategy.RATE_SWEEP, Strategy.SLA_SEARCH) or w.name in RATE_STRATEGIES:
+        common["burstiness"] = 1.0 if w.name in (Strategy.POISSON, Strategy.CONSTANT) else w.burstiness
     lengths = list(itertools.product(w.input_len, w.output_len))
-    if w.name == "concurrency":
+    if w.name == Strategy.CONCURRENCY:
         return [
-            WorkloadPoint(concurrency=c, input_len=i, output_len=o, **common)
+            LoadSpec(concurrency=c, input_len=i, output_len=o, **common)
             for (i, o), c in itertools.product(lengths, w.concurrency)
         ]
     extra: list[dict[str, Any]] = [{}]
     if w.name in RATE_STRATEGIES:
         extra = [{"rate": float(r)} for r in w.rate]
-    elif w.name == "static_batch":
+    elif w.name == Strategy.STATIC_BATCH:
         extra = [{"batch_size": b, "runs": w.runs, "warmups": w.warmups} for b in w.batch_sizes]
-    elif w.name == "rate_sweep":
+    elif w.name == Strategy.RATE_SWEEP:
         sweep: dict[str, Any] = {"sweep_kind": w.sweep.kind}
         if w.sweep.kind == "list":
             sweep["sweep_rates"] = tuple(float(r) for r in w.rate)
         else:
             sweep.update(sweep_num_rates=w.sweep.num_rates, sweep_min_rate=w.sweep.min_rate)
         extra = [sweep]
-    elif w.name == "sla_search":
+    elif w.name == Strategy.SLA_SEARCH:
         sla = w.sla
         extra = [
             dict(
@@ -67,7 +67,7 @@ def workload_points(cfg: ExperimentConfig) -> list[WorkloadPoint]:
             )
         ]
     return [
-        WorkloadPoint(concurrency=0, input_len=i, output_len=o, **common, **x)
+        LoadSpec(concurrency=0, input_len=i, output_len=o, **common, **x)
         for (i, o), x in itertools.product(lengths, extra)
     ]
 

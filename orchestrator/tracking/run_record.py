@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from workloads.validity import flags_text
+from orchestrator.core.validity import flags_text
 
 MAX_PARAM_LEN = 500
 ARTIFACTS = ("config.yaml", "result.json", "requests.parquet", "engine.log")

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from orchestrator.core.errors import TrackingError
-from orchestrator.core.trial import Status
+from orchestrator.core.status import Status
 from orchestrator.store.results import ResultsStore
 from orchestrator.tracking.run_record import read_record
 from orchestrator.tracking.tracker import Tracker

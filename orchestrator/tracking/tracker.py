@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.core.errors import TrackingError
-from orchestrator.core.trial import Trial, TrialResult
+from orchestrator.core.results import TrialResult
+from orchestrator.core.trial import Trial
 from orchestrator.store.redact import Redactor
 from orchestrator.tracking.run_record import RunRecord, flatten, numeric_metrics, read_record, step_points
 

@@ -8,7 +8,7 @@ import pytest
 
 from engines.process import group_alive
 from orchestrator.config.schema import ExperimentConfig
-from orchestrator.core.trial import Status
+from orchestrator.core.status import Status
 from orchestrator.execution.runner import EngineRunner
 from orchestrator.sweep.grid import expand
 

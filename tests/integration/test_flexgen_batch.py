@@ -10,7 +10,7 @@ import pytest
 from engines.base import BatchSpec
 from engines.flexgen import FlexGenEngine
 from orchestrator.config.schema import EngineConfig, ExperimentConfig, FlexGenConfig, ModelConfig
-from orchestrator.core.trial import FailureReason, Status
+from orchestrator.core.status import FailureReason, Status
 from orchestrator.execution.batch import run_batch_trial
 from orchestrator.sweep.grid import expand
 

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from orchestrator.config.store import load_experiment
-from orchestrator.core.trial import Status, Trial, TrialResult
+from orchestrator.core.results import TrialResult
+from orchestrator.core.status import Status
+from orchestrator.core.trial import Trial
 from orchestrator.execution.cluster import RayCluster
 from orchestrator.execution.scheduler import Scheduler
 from orchestrator.store.results import ResultsStore

@@ -332,7 +332,9 @@ def test_engine_runner_static_batch(
     """One static-batch point through EngineRunner; TGI has no ignore_eos, so an early EOS (the
     stand-in's TGI_STANDIN_EOS_AFTER) must fail the point as short_outputs, never pass as measured."""
     from orchestrator.config.schema import EngineConfig, ModelConfig, TGIConfig
-    from orchestrator.core.trial import FailureReason, Status, Trial, WorkloadPoint
+    from orchestrator.core.load import LoadSpec
+    from orchestrator.core.status import FailureReason, Status
+    from orchestrator.core.trial import Trial
     from orchestrator.execution.runner import EngineRunner
 
     extra = {"TGI_STANDIN_EOS_AFTER": str(eos_after)} if eos_after else {}
@@ -344,7 +346,7 @@ def test_engine_runner_static_batch(
         tgi=TGIConfig(shard_uds_path=str(tmp_path / "tgi")),
     )  # master and prometheus ports: the runner's side channels, this instance's own
     runner = EngineRunner(cfg, ModelConfig(), tp=2, device="cpu", work_dir=tmp_path)
-    point = WorkloadPoint(
+    point = LoadSpec(
         name="static_batch",
         api="completions",
         concurrency=0,

@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 
 from orchestrator.config.schema import EngineConfig, ModelConfig
-from orchestrator.core.trial import Status, Trial, TrialResult, WorkloadPoint
+from orchestrator.core.load import LoadSpec
+from orchestrator.core.results import TrialResult
+from orchestrator.core.status import Status
+from orchestrator.core.trial import Trial
 from orchestrator.store.results import ResultsStore
 from orchestrator.tracking.tracker import Tracker
 from tests.integration.mlflow_rest import sweep_runs
@@ -27,7 +30,7 @@ def _history(uri: str, run_id: str, key: str) -> list[dict[str, Any]]:
 
 
 def test_steps_logged_per_offered_rate(mlflow_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    point = WorkloadPoint(
+    point = LoadSpec(
         name="rate_sweep", api="completions", concurrency=0, input_len=8, output_len=4, num_requests=4,
         warmup_requests=0, ignore_eos=True, temperature=0.0, timeout_s=5.0, seed=0, max_error_rate=0.05,
         sweep_kind="linear", sweep_num_rates=2, sweep_min_rate=1.0,

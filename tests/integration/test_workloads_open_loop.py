@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from orchestrator.core.load import LoadSpec
 from tests.unit.test_workloads_client import IN_FLIGHT, fake_openai_app, serve
 from workloads.arrivals import arrival_offsets
 from workloads.constraints import Constraints, StopTracker
@@ -17,7 +18,6 @@ from workloads.driver import run_concurrency
 from workloads.metrics import summarize
 from workloads.records import RequestRecord
 from workloads.sender import run_open_loop
-from workloads.spec import LoadSpec
 from workloads.static_batch import run_static_batch
 from workloads.strategies import Outcome, Target, run_strategy
 

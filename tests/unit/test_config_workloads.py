@@ -11,9 +11,9 @@ from engines.base import registry
 from orchestrator.config.store import group_options, load_experiment
 from orchestrator.config.validate import validate
 from orchestrator.core.errors import ConfigError
+from orchestrator.core.load import STRATEGIES
 from orchestrator.execution.cluster import planned_nodes
 from orchestrator.sweep.grid import expand
-from workloads.spec import STRATEGIES, LoadSpec
 
 
 def check(overrides: list[str]) -> list[str]:
@@ -56,9 +56,9 @@ def test_point_carries_the_strategy_fields() -> None:
     cfg = load_experiment(
         ["workload=gamma", "workload.burstiness=0.3", "workload.duration_s=5", "engine.tp=[1]"]
     )
-    spec = LoadSpec.of(expand(cfg)[0].point)
+    spec = expand(cfg)[0].point
     assert (spec.name, spec.rate, spec.burstiness, spec.duration_s) == ("gamma", 1.0, 0.3, 5.0)
-    sla = LoadSpec.of(expand(load_experiment(["workload=sla_search", "engine.tp=[1]"]))[0].point)
+    sla = expand(load_experiment(["workload=sla_search", "engine.tp=[1]"]))[0].point
     assert sla.slo == (("ttft_ms", 1000.0),) and sla.sla_iterations == 5 and sla.sla_max_rate is None
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.cli.report import main
-from orchestrator.core.trial import FailureReason, Status, TrialResult
+from orchestrator.core.results import TrialResult
+from orchestrator.core.status import FailureReason, Status
 from orchestrator.report.load import load_sweep
 from orchestrator.report.render import parse_markdown_table
 from orchestrator.store.results import ResultsStore

@@ -19,7 +19,8 @@ from orchestrator.cli.report import main
 from orchestrator.config.store import load_experiment
 from orchestrator.config.validate import validate
 from orchestrator.core.errors import ConfigError
-from orchestrator.core.trial import Status, TrialResult
+from orchestrator.core.results import TrialResult
+from orchestrator.core.status import Status
 from orchestrator.execution.cluster import planned_nodes
 from orchestrator.report.build import report
 from orchestrator.report.load import load_sweep

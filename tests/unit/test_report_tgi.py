@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from orchestrator.core.trial import Status, TrialResult
+from orchestrator.core.results import TrialResult
+from orchestrator.core.status import Status
 from orchestrator.report.build import report
 from orchestrator.report.load import load_sweep
 from orchestrator.report.render import parse_markdown_table
@@ -111,7 +112,7 @@ def test_stats_from_per_run_samples(tmp_path: Path) -> None:
 
 
 def test_failed_batch_shows_status_not_numbers(tmp_path: Path) -> None:
-    from orchestrator.core.trial import FailureReason
+    from orchestrator.core.status import FailureReason
 
     trial = next(t for t in trials_of("tgi_tp_sweep") if t.tp == 8 and t.point.batch_size == 32)
     store = ResultsStore(tmp_path, "oom")

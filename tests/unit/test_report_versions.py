@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from orchestrator.core.trial import Status, TrialResult
+from orchestrator.core.results import TrialResult
+from orchestrator.core.status import Status
 from orchestrator.report.build import (
     reference_version,
     report,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from orchestrator.core.trial import FailureReason, WorkloadPoint
+from orchestrator.core.load import LoadSpec
+from orchestrator.core.status import FailureReason
 from orchestrator.execution.runner import invalid_reason
 
-POINT = WorkloadPoint(
+POINT = LoadSpec(
     name="poisson", api="completions", concurrency=0, input_len=8, output_len=8, num_requests=10,
     warmup_requests=0, ignore_eos=True, temperature=0.0, timeout_s=5.0, seed=0, max_error_rate=0.05,
     rate=4.0, max_send_delay_ms=10.0,

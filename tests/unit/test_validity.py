@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from orchestrator.core.load import LoadSpec
+from orchestrator.core.validity import Flag, FlagKind, failing, flags_text
 from orchestrator.tracking.run_record import read_record
 from tests.fake_trials import make_result, write_sweep
 from workloads.checks import check_point
-from workloads.spec import LoadSpec
-from workloads.validity import Flag, FlagKind, failing, flags_text
 
 
 def test_flag_round_trip_and_text() -> None:

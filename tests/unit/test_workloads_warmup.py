@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from orchestrator.core.load import LoadSpec
+from orchestrator.core.validity import FlagKind
 from tests.unit.test_workloads_client import serve
 from workloads.checks import check_point
 from workloads.datasets import count_tokens
-from workloads.spec import LoadSpec
 from workloads.strategies import Target, run_strategy
-from workloads.validity import FlagKind
 
 transformers = pytest.importorskip("transformers")
 

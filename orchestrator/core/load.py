@@ -1,0 +1,107 @@
+"""One workload point, fully resolved (no lists): the trial's point and what the strategies run.
+
+The grid (:mod:`orchestrator.sweep.grid`) makes one per point of the workload sweep; the trial id
+hashes :meth:`LoadSpec.to_dict` (the strategy fields left out while at their defaults, so adding a
+strategy did not change the ids of concurrency points); :mod:`workloads` runs it. ``rate`` is
+requests/s; lengths are tokens; times are seconds.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+class Strategy(enum.StrEnum):
+    """Every ``workload.name``: when to send."""
+
+    CONCURRENCY = "concurrency"
+    CONSTANT = "constant"
+    POISSON = "poisson"
+    GAMMA = "gamma"
+    MAX_THROUGHPUT = "max_throughput"
+    RATE_SWEEP = "rate_sweep"
+    SLA_SEARCH = "sla_search"
+    STATIC_BATCH = "static_batch"
+
+
+STRATEGIES: tuple[str, ...] = tuple(Strategy)
+RATE_STRATEGIES: tuple[str, ...] = (Strategy.CONSTANT, Strategy.POISSON, Strategy.GAMMA)
+"""Strategies with one trial per ``workload.rate`` value."""
+
+DATASETS: tuple[str, ...] = ("random", "sharegpt", "shared_prefix")
+SWEEP_KINDS: tuple[str, ...] = ("linear", "geometric", "list")
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """One workload point. Fields a strategy does not use keep their defaults."""
+
+    name: str = "concurrency"
+    api: str = "completions"
+    concurrency: int = 1
+    input_len: int = 64
+    output_len: int = 32
+    num_requests: int = 32
+    warmup_requests: int = 0
+    ignore_eos: bool = True
+    temperature: float = 0.0
+    timeout_s: float = 120.0
+    seed: int = 0
+    max_error_rate: float = 0.05
+    max_send_delay_ms: float = 10.0  # send delay p99 above this: the client fell behind
+    slo: tuple[tuple[str, float], ...] = ()
+    # constraints (any strategy)
+    duration_s: float | None = None
+    max_errors: int | None = None
+    abort_error_rate: float | None = None
+    # arrivals
+    rate: float | None = None
+    burstiness: float = 1.0
+    # dataset
+    dataset: str = "random"
+    dataset_path: str | None = None
+    prefix_len: int = 0
+    num_prefixes: int = 1
+    # rate_sweep
+    sweep_kind: str = ""
+    sweep_rates: tuple[float, ...] = ()
+    sweep_num_rates: int = 0
+    sweep_min_rate: float = 0.0
+    # sla_search
+    sla_min_rate: float = 0.0
+    sla_max_rate: float | None = None
+    sla_iterations: int = 0
+    sla_rel_tol: float = 0.0
+    # static_batch
+    batch_size: int = 0
+    runs: int = 0
+    warmups: int = 0
+
+    def label(self) -> str:
+        """Short human label: ``c4-in64-out32``, ``poisson-r2-in64-out32``, ``b8-in100-out100``."""
+        lengths = f"in{self.input_len}-out{self.output_len}"
+        if self.name == Strategy.CONCURRENCY:
+            return f"c{self.concurrency}-{lengths}"
+        if self.name == Strategy.STATIC_BATCH:
+            return f"b{self.batch_size}-{lengths}"
+        if self.name in RATE_STRATEGIES:
+            return f"{self.name}-r{self.rate:g}-{lengths}"
+        return f"{self.name}-{lengths}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The point's fields, strategy fields left out while at their defaults."""
+        defaults = {f.name: f.default for f in fields(self) if f.name in STRATEGY_FIELDS}
+        return {k: v for k, v in asdict(self).items() if k not in defaults or v != defaults[k]}
+
+
+STRATEGY_FIELDS = frozenset(
+    {
+        "duration_s", "max_errors", "abort_error_rate", "rate", "burstiness", "dataset",
+        "dataset_path", "prefix_len", "num_prefixes", "max_send_delay_ms", "sweep_kind",
+        "sweep_rates", "sweep_num_rates", "sweep_min_rate", "sla_min_rate", "sla_max_rate",
+        "sla_iterations", "sla_rel_tol",
+        "batch_size", "runs", "warmups",
+    }
+)  # fmt: skip
