@@ -1,4 +1,7 @@
-"""The Engine protocol and registry. An engine turns typed config into a command line + env."""
+"""The engine protocols: a server engine turns typed config into a command line, an environment
+and its endpoints; a batch engine runs one process per trial and parses its metrics. Shared
+helpers: the launch specs, readiness over HTTP, the TP an instance is launched with. Imports no
+engine implementation (each registers itself in :mod:`engines.registry`)."""
 
 from __future__ import annotations
 
@@ -8,11 +11,10 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Protocol
 
+from engines.side_channels import SideChannels
 from orchestrator.config.schema import EngineConfig, ModelConfig
-from orchestrator.core.errors import ConfigError
 from orchestrator.core.trial import Trial
 
 OFFLINE_ENV = {
@@ -23,26 +25,6 @@ OFFLINE_ENV = {
     "DO_NOT_TRACK": "1",
 }
 
-
-@dataclass(frozen=True)
-class SideChannels:
-    """One engine instance's own endpoints for an engine's internal channels (torch.distributed
-    rendezvous, metrics exporters, RPC/shard sockets), so that co-located instances never share one.
-
-    ``ports``: free TCP ports on the instance's host, taken in order by the engine (TGI: master port,
-    then Prometheus port; vLLM: ``VLLM_PORT``). ``scratch``: a short, per-instance directory for unix
-    sockets and scratch files (AF_UNIX paths are limited to 108 bytes), created and removed by the
-    runner.
-    """
-
-    ports: tuple[int, ...] = ()
-    scratch: str | None = None
-
-    def port(self, index: int) -> int | None:
-        return self.ports[index] if index < len(self.ports) else None
-
-
-SIDE_PORTS = 2  # ports the runner reserves per instance (the most any engine takes)
 
 CPU_TP_1 = frozenset({"vllm"})
 """Engines given TP 1 on CPU, whatever their placement (see :func:`engine_tp`)."""
@@ -97,10 +79,20 @@ class Engine(Protocol):
     """A server engine: started once per engine instance, then driven by the load generator."""
 
     name: str
+    kind: str  # "server"
+    client_api: str | None  # the client the load generator uses instead of workload.api (TGI: "tgi")
+
+    def validate(self, cfg: EngineConfig, model: ModelConfig) -> None: ...
 
     def command(self, cfg: EngineConfig, model: ModelConfig, spec: LaunchSpec) -> list[str]: ...
 
     def env(self, cfg: EngineConfig, spec: LaunchSpec) -> dict[str, str]: ...
+
+    def inherited_env(
+        self, cfg: EngineConfig, environ: Mapping[str, str]
+    ) -> tuple[dict[str, str], list[str]]: ...
+
+    def stop_command(self, cfg: EngineConfig, spec: LaunchSpec) -> list[str] | None: ...
 
     def ready(self, spec: LaunchSpec) -> bool: ...
 
@@ -115,7 +107,9 @@ class BatchEngine(Protocol):
     """A batch engine (``kind = "batch"``): one process per trial that prints or writes its metrics."""
 
     name: str
-    kind: str
+    kind: str  # "batch"
+
+    def validate(self, cfg: EngineConfig, model: ModelConfig) -> None: ...
 
     def trial_command(
         self, cfg: EngineConfig, model: ModelConfig, trial: Trial, spec: BatchSpec
@@ -125,12 +119,45 @@ class BatchEngine(Protocol):
 
     def parse_metrics(self, trial: Trial, spec: BatchSpec, log_text: str) -> dict[str, float]: ...
 
+    def version(self, log_text: str) -> str: ...
+
 
 AnyEngine = Engine | BatchEngine
 
 
-def is_batch(engine: object) -> bool:
-    return getattr(engine, "kind", "server") == "batch"
+class ServerDefaults:
+    """What a server engine has unless it says otherwise: no options to check, the workload's
+    own API, the whole environment inherited, nothing to run on stop besides signalling."""
+
+    kind = "server"
+    client_api: str | None = None
+
+    def validate(self, cfg: EngineConfig, model: ModelConfig) -> None:
+        return None
+
+    def inherited_env(
+        self, cfg: EngineConfig, environ: Mapping[str, str]
+    ) -> tuple[dict[str, str], list[str]]:
+        return dict(environ), []
+
+    def stop_command(self, cfg: EngineConfig, spec: LaunchSpec) -> list[str] | None:
+        return None
+
+
+class BatchDefaults:
+    """What a batch engine has unless it says otherwise: no options to check, version unknown."""
+
+    kind = "batch"
+
+    def validate(self, cfg: EngineConfig, model: ModelConfig) -> None:
+        return None
+
+    def version(self, log_text: str) -> str:
+        return "unknown"
+
+
+def is_batch(engine: AnyEngine) -> bool:
+    return engine.kind == "batch"
 
 
 def http_get(url: str, timeout_s: float = 2.0) -> tuple[int, bytes]:
@@ -157,21 +184,3 @@ def openai_ready(spec: LaunchSpec) -> bool:
     except (ValueError, AttributeError):
         return False
     return spec.served_name in ids
-
-
-def registry() -> Mapping[str, AnyEngine]:
-    """Every engine kind by name (built on call: no import-time singletons)."""
-    from engines.command import CommandEngine
-    from engines.flexgen import FlexGenEngine
-    from engines.tgi import TGIEngine
-    from engines.vllm import VLLMEngine
-
-    engines: list[AnyEngine] = [VLLMEngine(), TGIEngine(), CommandEngine(), FlexGenEngine()]
-    return MappingProxyType({e.name: e for e in engines})
-
-
-def get_engine(name: str) -> AnyEngine:
-    engines = registry()
-    if name not in engines:
-        raise ConfigError("engine.name", f"unknown engine '{name}'", sorted(engines))
-    return engines[name]

@@ -10,7 +10,7 @@ import functools
 import re
 from pathlib import Path
 
-from engines.base import registry
+from engines.registry import registry
 from orchestrator.config.store import load_experiment
 from orchestrator.core.results import TrialResult
 from orchestrator.core.status import FailureReason, Status

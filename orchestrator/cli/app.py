@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.console import Console
 
-from engines.base import registry
+from engines.registry import registry
 from orchestrator.config.schema import ExperimentConfig
 from orchestrator.config.store import load_experiment
 from orchestrator.core.errors import ConfigError, OrchestratorError, TrackingError

@@ -9,76 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engines.flexgen.config import FlexGenConfig
+from engines.tgi.config import TGIConfig
 from orchestrator.planner.config import PlannerConfig
-
-
-@dataclass
-class TGIConfig:
-    """text-generation-launcher arguments (seed 001). None/false/empty → the flag is omitted.
-
-    ``shard_uds_path``, ``master_addr``, ``master_port``, ``prometheus_port``: None gives each engine
-    instance its own (a free port, a per-instance socket path); a set value is only allowed when no
-    two instances can share a node (orchestrator/execution/side_channels.py).
-    """
-
-    launcher: str = "native"  # native | docker | podman
-    # the launcher's version: which flags and env vars exist (--max-input-tokens from 2.0.0,
-    # --prometheus-port from 3.3.0, USE_PREFIX_CACHING in 2.3.x, PREFIX_CACHING from 3.0.0)
-    version: str = "3.3.7"
-    image: str = "ghcr.io/huggingface/text-generation-inference:latest"
-    shm_size: str = "1g"
-    sharded: bool | None = None
-    quantize: str | None = None
-    max_concurrent_requests: int | None = None
-    max_best_of: int | None = None
-    max_stop_sequences: int | None = None
-    max_input_length: int | None = None
-    max_total_tokens: int | None = None
-    max_batch_size: int | None = None
-    waiting_served_ratio: float | None = None
-    max_batch_prefill_tokens: int | None = None
-    max_batch_total_tokens: int | None = None
-    max_waiting_tokens: int | None = None
-    shard_uds_path: str | None = None
-    master_addr: str | None = None
-    master_port: int | None = None
-    prometheus_port: int | None = None  # TGI >= 3.3.0 (its default 9000)
-    prefix_caching: bool | None = None  # None: TGI's default; needs TGI >= 2.3 to be true
-    huggingface_hub_cache: str | None = None
-    weights_cache_override: str | None = None
-    disable_custom_kernels: bool = False
-    json_output: bool = False
-    otlp_endpoint: str | None = None
-    cors_allow_origin: list[str] = field(default_factory=list)
-    watermark_gamma: float | None = None
-    watermark_delta: float | None = None
-
-
-@dataclass
-class FlexGenConfig:
-    """FlexGen (seed 000): one ``flex_opt`` run per trial; prompt/gen length come from the workload.
-
-    Sweep its options with ``engine.sweep``, e.g. ``{flexgen.num_gpu_batches: [4, 8, 16, 32]}``.
-    """
-
-    module: str = "flexgen.flex_opt"  # or e.g. a diagonal-schedule variant's module
-    command: str | None = None  # a full command prefix instead of ``python -m <module>``
-    model: str | None = None  # FlexGen's --model (e.g. facebook/opt-6.7b); None: model.path
-    path: str | None = None  # --path: FlexGen's converted weights dir
-    offload_dir: str | None = None
-    gpu_batch_size: int = 4
-    num_gpu_batches: int = 1
-    percent: list[int] = field(default_factory=lambda: [100, 0, 100, 0, 100, 0])
-    cut_gen_len: int | None = None
-    pin_weight: bool | None = None
-    cpu_cache_compute: bool = False
-    compress_weight: bool = False
-    compress_cache: bool = False
-    overlap: bool | None = None
-    sep_layer: bool | None = None
-    attn_sparsity: float | None = None
-    debug_mode: str | None = None
-
 
 ENGINE_SECTIONS = ("tgi", "flexgen")
 """The option groups of one engine each (``engine.tgi``, ``engine.flexgen``): only the named

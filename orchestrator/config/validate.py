@@ -33,17 +33,11 @@ def validate(cfg: ExperimentConfig, engine_names: Iterable[str], nodes: Sequence
     engines = sorted(engine_names)
     if cfg.engine.name not in engines:
         raise ConfigError("engine.name", f"unknown engine '{cfg.engine.name}'", engines)
-    if cfg.engine.name == "command":
-        from engines.command import check_template
-
-        check_template(cfg.engine.command)
-    from engines.base import get_engine
+    from engines.registry import get_engine
     from orchestrator.sweep.engine_axes import engine_variants
 
     for variant, _ in engine_variants(cfg.engine):  # engine.sweep paths, then each engine's own checks
-        check = getattr(get_engine(variant.name), "validate", None)
-        if check is not None:
-            check(variant, cfg.model)
+        get_engine(variant.name).validate(variant, cfg.model)
     _positive("engine.trial_timeout_s", cfg.engine.trial_timeout_s)
     w, r = cfg.workload, cfg.resources
     _one_of("workload.name", w.name, WORKLOADS)
@@ -99,7 +93,7 @@ def validate(cfg: ExperimentConfig, engine_names: Iterable[str], nodes: Sequence
         )
     for tp in cfg.engine.tp:
         check_tp(tp, nodes)
-    from orchestrator.execution.side_channels import check_side_channels
+    from orchestrator.sweep.colocation import check_side_channels
 
     check_side_channels(cfg, nodes)  # a fixed port/socket path two co-located instances would share
     if cfg.ray.address is None:  # a local cluster: the driver sees the disk the engines read

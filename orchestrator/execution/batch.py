@@ -47,10 +47,9 @@ def run_batch_trial(
             result.message = f"no metrics: {exc}"
     result.ended_at = time.time()
     result.engine_log = _read(log_path)
-    version = getattr(engine, "version", None)  # FlexGen: printed, else installed, else unknown
     result.engine_info = {
         "engine": engine.name,
-        "engine_version": version(result.engine_log) if callable(version) else "unknown",
+        "engine_version": engine.version(result.engine_log),  # FlexGen: printed, else installed
         "reference_version": cfg.reference_version,
         "gpu_ids": list(spec.gpu_ids),
         "command": argv,

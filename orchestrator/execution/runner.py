@@ -15,19 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from engines.base import (
-    AnyEngine,
-    BatchEngine,
-    BatchSpec,
-    Engine,
-    LaunchSpec,
-    engine_tp,
-    get_engine,
-    http_get,
-    is_batch,
-)
+from engines import side_channels
+from engines.base import AnyEngine, BatchEngine, BatchSpec, Engine, LaunchSpec, engine_tp, http_get, is_batch
 from engines.liveness import EngineWatch
 from engines.process import ManagedProcess, classify_failure, free_port, tail
+from engines.registry import get_engine
 from engines.telemetry import PointTelemetry
 from engines.tiny_model import ensure_tiny_model
 from orchestrator.config.schema import EngineConfig, ModelConfig
@@ -36,7 +28,6 @@ from orchestrator.core.results import TrialResult
 from orchestrator.core.status import FailureReason, Status
 from orchestrator.core.trial import Trial
 from orchestrator.core.validity import Flag, FlagKind, failing
-from orchestrator.execution import side_channels
 from orchestrator.execution.batch import run_batch_trial
 from orchestrator.execution.provenance import node_info
 from workloads.checks import check_point
@@ -98,8 +89,7 @@ class EngineRunner:
         argv = self._server().command(self.engine_cfg, self.model, self.spec)
         parent, dropped = self._inherited_env()
         env = {**parent, **self._server().env(self.engine_cfg, self.spec)}
-        stop_command = getattr(self._server(), "stop_command", None)  # e.g. docker stop NAME
-        stop_argv = stop_command(self.engine_cfg, self.spec) if stop_command else None
+        stop_argv = self._server().stop_command(self.engine_cfg, self.spec)  # e.g. docker stop NAME
         self.process = ManagedProcess(argv, self.log_path, env=env, stop_argv=stop_argv)
         t0 = time.monotonic()
         self.process.start()
@@ -125,11 +115,8 @@ class EngineRunner:
 
     def _inherited_env(self) -> tuple[dict[str, str], list[str]]:
         """This process's environment as the engine inherits it, and the names left out (TGI: the
-        launcher's flag fallbacks, ``engines.tgi.LAUNCHER_ENV``), which the engine log records."""
-        inherited_env = getattr(self._server(), "inherited_env", None)
-        if inherited_env is None:
-            return dict(os.environ), []
-        parent, dropped = inherited_env(self.engine_cfg, os.environ)
+        launcher's flag fallbacks, ``engines.tgi.launcher.LAUNCHER_ENV``), which the engine log records."""
+        parent, dropped = self._server().inherited_env(self.engine_cfg, os.environ)
         if dropped:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             with self.log_path.open("a") as log:
@@ -164,7 +151,7 @@ class EngineRunner:
         if not self.process.alive():  # died between points: never send to a dead port
             return self._engine_gone(trial, started, "the engine process exited before this point")
         spec = trial.point
-        client_api = getattr(self._server(), "client_api", None)
+        client_api = self._server().client_api
         if client_api:  # TGI: its native /generate_stream
             spec = dataclasses.replace(spec, api=client_api)
         url = self._server().completions_url(self.spec, trial.point.api)

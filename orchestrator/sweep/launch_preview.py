@@ -13,18 +13,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import cast
 
-from engines.base import (
-    OFFLINE_ENV,
-    SIDE_PORTS,
-    BatchEngine,
-    BatchSpec,
-    Engine,
-    LaunchSpec,
-    SideChannels,
-    engine_tp,
-    get_engine,
-    is_batch,
-)
+from engines.base import OFFLINE_ENV, BatchEngine, BatchSpec, Engine, LaunchSpec, engine_tp, is_batch
+from engines.registry import get_engine
+from engines.side_channels import SIDE_PORTS, SideChannels
 from orchestrator.config.schema import ExperimentConfig
 from orchestrator.core.trial import Trial
 from orchestrator.store.redact import Redactor

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from engines.base import BatchSpec
-from engines.flexgen import FlexGenEngine
-from orchestrator.config.schema import EngineConfig, ExperimentConfig, FlexGenConfig, ModelConfig
+from engines.flexgen.config import FlexGenConfig
+from engines.flexgen.engine import FlexGenEngine
+from orchestrator.config.schema import EngineConfig, ExperimentConfig, ModelConfig
 from orchestrator.core.status import FailureReason, Status
 from orchestrator.execution.batch import run_batch_trial
 from orchestrator.sweep.grid import expand

@@ -331,7 +331,8 @@ def test_engine_runner_static_batch(
 ) -> None:
     """One static-batch point through EngineRunner; TGI has no ignore_eos, so an early EOS (the
     stand-in's TGI_STANDIN_EOS_AFTER) must fail the point as short_outputs, never pass as measured."""
-    from orchestrator.config.schema import EngineConfig, ModelConfig, TGIConfig
+    from engines.tgi.config import TGIConfig
+    from orchestrator.config.schema import EngineConfig, ModelConfig
     from orchestrator.core.load import LoadSpec
     from orchestrator.core.status import FailureReason, Status
     from orchestrator.core.trial import Trial
@@ -486,7 +487,8 @@ def test_runner_stop_after_launcher_killed_leaves_no_shards(
 ) -> None:
     """The launcher dies hard (OOM killer, SIGKILL after term_grace_s): EngineRunner.stop must still
     take its shards and router down, or they keep the GPU memory, the sockets and the ports."""
-    from orchestrator.config.schema import EngineConfig, ModelConfig, TGIConfig
+    from engines.tgi.config import TGIConfig
+    from orchestrator.config.schema import EngineConfig, ModelConfig
     from orchestrator.execution.runner import EngineRunner
 
     for key, value in standin_env(tag).items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engines.base import registry
+from engines.registry import registry
 from orchestrator.cli.app import main
 from orchestrator.config.store import group_options, load_experiment
 from orchestrator.config.validate import validate

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engines.base import registry
+from engines.registry import registry
 from orchestrator.config.store import group_options, load_experiment
 from orchestrator.config.validate import validate
 from orchestrator.core.errors import ConfigError

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.config.schema import EngineConfig, ExperimentConfig, FlexGenConfig
+from engines.flexgen.config import FlexGenConfig
+from orchestrator.config.schema import EngineConfig, ExperimentConfig
 from orchestrator.core.errors import ConfigError
 from orchestrator.sweep.engine_axes import engine_variants, set_path
 from orchestrator.sweep.grid import expand, group_by_engine

@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 
-from engines.base import BatchSpec, get_engine
-from engines.flexgen import FlexGenEngine, parse_flexgen_log, validate
+from engines.base import BatchSpec
+from engines.flexgen.config import FlexGenConfig
+from engines.flexgen.engine import FlexGenEngine, validate
+from engines.flexgen.log import parse_flexgen_log
 from engines.process import classify_failure
-from orchestrator.config.schema import EngineConfig, ExperimentConfig, FlexGenConfig, ModelConfig
+from engines.registry import get_engine
+from orchestrator.config.schema import EngineConfig, ExperimentConfig, ModelConfig
 from orchestrator.core.errors import ConfigError
 from orchestrator.core.trial import Trial
 from orchestrator.sweep.grid import expand
@@ -160,7 +163,7 @@ def test_standin_projects_like_flex_opt(
 def test_version_printed_installed_or_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.metadata
 
-    from engines.flexgen import flexgen_version
+    from engines.flexgen.log import flexgen_version
 
     assert flexgen_version("flexgen version: 0.1.7\n") == "0.1.7"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engines.base import registry
+from engines.registry import registry
 from orchestrator.cli.app import main
 from orchestrator.config.store import group_options, load_experiment
 from orchestrator.config.validate import validate

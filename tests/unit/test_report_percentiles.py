@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from engines.base import registry
+from engines.registry import registry
 from orchestrator.cli.report import main
 from orchestrator.config.store import load_experiment
 from orchestrator.config.validate import validate

@@ -10,14 +10,17 @@ from typing import Any
 
 import pytest
 
-from engines.base import LaunchSpec, SideChannels
-from engines.tgi import TGIEngine, parse_version, prefix_caching_env, validate
-from engines.vllm import VLLMEngine
+from engines.base import LaunchSpec
+from engines.side_channels import SideChannels, allocate, release
+from engines.tgi.config import TGIConfig
+from engines.tgi.engine import TGIEngine, validate
+from engines.tgi.launcher import parse_version, prefix_caching_env
+from engines.vllm.engine import VLLMEngine
 from orchestrator.cli.app import main
-from orchestrator.config.schema import EngineConfig, ExperimentConfig, ModelConfig, TGIConfig
+from orchestrator.config.schema import EngineConfig, ExperimentConfig, ModelConfig
 from orchestrator.config.store import load_experiment
 from orchestrator.core.errors import ConfigError
-from orchestrator.execution.side_channels import allocate, could_colocate, release
+from orchestrator.sweep.colocation import could_colocate
 from orchestrator.sweep.multi_engine import engine_configs
 from orchestrator.sweep.placement import NodeSpec
 

@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 
 from engines.base import LaunchSpec
-from engines.tgi import TGIEngine
+from engines.tgi.engine import TGIEngine
 from workloads.clients.openai import CLIENTS
 from workloads.clients.session import open_session
 from workloads.clients.tgi import stream_tgi, tgi_body

@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
-from engines.base import LaunchSpec, get_engine
-from engines.tgi import TGIEngine, validate
-from orchestrator.config.schema import EngineConfig, ModelConfig, TGIConfig
+from engines.base import LaunchSpec
+from engines.registry import get_engine
+from engines.tgi.config import TGIConfig
+from engines.tgi.engine import TGIEngine, validate
+from orchestrator.config.schema import EngineConfig, ModelConfig
 from orchestrator.core.errors import ConfigError
 
 SEED_001 = TGIConfig(
@@ -167,8 +169,8 @@ def test_stray_launcher_env_is_not_inherited_natively() -> None:
 
 
 def test_launcher_env_is_the_standins_list() -> None:
-    """One list (engines.tgi.LAUNCHER_ENV); the stand-in keeps its own, read from the same source."""
-    from engines.tgi import LAUNCHER_ENV
+    """One list (engines.tgi.launcher.LAUNCHER_ENV); the stand-in keeps its own, read from the same source."""
+    from engines.tgi.launcher import LAUNCHER_ENV
     from tests.standins.tgi.launcher import OPTS
 
     assert sorted(LAUNCHER_ENV) == sorted(o.name.upper() for o in OPTS if o.env)

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from engines.base import LaunchSpec
-from engines.vllm import VLLMEngine
+from engines.vllm.engine import VLLMEngine
 from orchestrator.config.schema import EngineConfig, ModelConfig
 from orchestrator.core.errors import ConfigError
 

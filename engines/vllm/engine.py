@@ -2,7 +2,7 @@
 
 Side channels: vLLM picks its internal ports (distributed init, engine-core sockets) scanning up
 from ``VLLM_PORT`` and puts IPC sockets under ``VLLM_RPC_BASE_PATH``; each instance gets its own
-(the runner's :class:`engines.base.SideChannels`) unless ``engine.env`` sets them.
+(the runner's :class:`engines.side_channels.SideChannels`) unless ``engine.env`` sets them.
 """
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import sys
 
-from engines.base import OFFLINE_ENV, LaunchSpec, http_get, openai_ready
+from engines.base import OFFLINE_ENV, LaunchSpec, ServerDefaults, http_get, openai_ready
+from engines.registry import register
 from orchestrator.config.schema import EngineConfig, ModelConfig
 from orchestrator.core.errors import ConfigError
 
 
-class VLLMEngine:
+class VLLMEngine(ServerDefaults):
     name = "vllm"
 
     def command(self, cfg: EngineConfig, model: ModelConfig, spec: LaunchSpec) -> list[str]:
@@ -114,3 +115,6 @@ class VLLMEngine:
             return str(json.loads(body).get("version", "unknown"))
         except ValueError:
             return "unknown"
+
+
+register(VLLMEngine.name, VLLMEngine)

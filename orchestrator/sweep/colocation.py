@@ -1,52 +1,29 @@
-"""Per-instance side channels of engines that may share a node (pure, but for :func:`allocate`).
+"""Side channels fixed in the config, and whether two engine instances could share a node (pure).
 
 An engine has internal endpoints besides its HTTP port: TGI's torch.distributed rendezvous
 (``--master-port``, default 29500), its shards' unix sockets (``--shard-uds-path``, default
 ``/tmp/text-generation-server``) and Prometheus exporter (``--prometheus-port``, 3.3.0+); vLLM's
 internal ports (from ``VLLM_PORT``) and IPC sockets (``VLLM_RPC_BASE_PATH``). Two instances on one
 node with the same value cannot both start, so the runner gives each instance its own
-(:func:`allocate`), and a value fixed in the config is only accepted when no two instances of the
-sweep can be on one node at once (:func:`could_colocate`, :func:`check_side_channels`).
+(:func:`engines.side_channels.allocate`), and a value fixed in the config is only accepted when
+no two instances of the sweep can be on one node at once (:func:`could_colocate`,
+:func:`check_side_channels`).
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Sequence
 
-from engines.base import SIDE_PORTS, SideChannels
-from engines.process import free_port
 from orchestrator.config.schema import ExperimentConfig
 from orchestrator.core.errors import ConfigError
 from orchestrator.sweep.placement import NodeSpec
 
 CONTAINER_LAUNCHERS = ("docker", "podman")  # own network namespace and /tmp: nothing to share
-SCRATCH_ROOT = "/tmp"  # short: a unix socket path must stay under 108 bytes (TGI adds -{rank})
-
-
-def allocate(host: str, engine: str, port: int, count: int = SIDE_PORTS) -> SideChannels:
-    """Free ports (distinct from ``port`` and each other) and a fresh short scratch directory."""
-    taken = {port}
-    ports: list[int] = []
-    while len(ports) < count:
-        candidate = free_port(host)
-        if candidate not in taken:
-            taken.add(candidate)
-            ports.append(candidate)
-    scratch = tempfile.mkdtemp(prefix=f"orch-{engine}-{port}-", dir=SCRATCH_ROOT)
-    return SideChannels(tuple(ports), scratch)
-
-
-def release(side: SideChannels) -> None:
-    """Remove the instance's scratch directory (its sockets are gone with the engine)."""
-    if side.scratch:
-        shutil.rmtree(side.scratch, ignore_errors=True)
 
 
 def instance_tps(cfg: ExperimentConfig) -> list[int]:
     """The TP of every engine instance the sweep starts (one per trial when engine.reuse is off)."""
-    from orchestrator.sweep.grid import expand, group_by_engine  # grid imports config.validate
+    from orchestrator.sweep.grid import expand, group_by_engine  # grid imports this module's checks
 
     trials = expand(cfg)
     if cfg.engine.reuse:

@@ -14,7 +14,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from engines.base import BatchSpec
+from engines.base import BatchDefaults, BatchSpec
+from engines.registry import register
 from orchestrator.config.schema import EngineConfig, ModelConfig
 from orchestrator.core.errors import ConfigError
 from orchestrator.core.trial import Trial
@@ -83,9 +84,11 @@ def read_metrics(path: Path) -> dict[str, float]:
     return metrics
 
 
-class CommandEngine:
+class CommandEngine(BatchDefaults):
     name = "command"
-    kind = "batch"
+
+    def validate(self, cfg: EngineConfig, model: ModelConfig) -> None:
+        check_template(cfg.command)
 
     def trial_command(
         self, cfg: EngineConfig, model: ModelConfig, trial: Trial, spec: BatchSpec
@@ -101,3 +104,6 @@ class CommandEngine:
 
     def parse_metrics(self, trial: Trial, spec: BatchSpec, log_text: str) -> dict[str, float]:
         return read_metrics(spec.metrics_path)
+
+
+register(CommandEngine.name, CommandEngine)

@@ -1,0 +1,2 @@
+"""The ``command`` engine (``engine=command``): any user command per trial (``engine.py``, it
+registers itself)."""

@@ -1,0 +1,1 @@
+"""vLLM's OpenAI-compatible server (``engine=vllm``): ``engine.py`` (it registers itself)."""
