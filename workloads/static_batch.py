@@ -36,9 +36,10 @@ from typing import Any
 
 import numpy as np
 
+from orchestrator.core.percentile_rules import PercentileRule
 from workloads.clients.session import HTTPSession, open_session, run_sync
 from workloads.constraints import StopSignal
-from workloads.percentiles import PercentileRule, percentiles
+from workloads.percentiles import percentiles
 from workloads.records import RequestRecord
 from workloads.sender import run_open_loop
 

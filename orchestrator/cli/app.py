@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console
 
 from engines.registry import registry
+from orchestrator.cli.dry_run import print_launch_commands, print_plan
 from orchestrator.config.schema import ExperimentConfig
 from orchestrator.config.store import load_experiment
 from orchestrator.core.errors import ConfigError, OrchestratorError, TrackingError
@@ -20,14 +21,14 @@ from orchestrator.core.results import TrialResult
 from orchestrator.core.status import Status
 from orchestrator.core.trial import Trial
 from orchestrator.core.validity import flags_text
-from orchestrator.execution.cluster import RayCluster, planned_nodes
+from orchestrator.execution.cluster import RayCluster
 from orchestrator.execution.history import load_durations
 from orchestrator.execution.provenance import collect as collect_provenance
-from orchestrator.report.summary import print_plan, print_summary
+from orchestrator.report.summary import print_summary
 from orchestrator.store.results import ResultsStore
 from orchestrator.sweep.grid import expand
 from orchestrator.sweep.multi_engine import engine_configs
-from orchestrator.sweep.placement import check_tp
+from orchestrator.sweep.placement import check_tp, planned_nodes
 from orchestrator.tracking.server import MLflowServer
 from orchestrator.tracking.sync import Uploader
 
@@ -74,17 +75,6 @@ def main(argv: list[str] | None = None) -> int:
     except OrchestratorError as exc:
         Console(stderr=True, soft_wrap=True).print(f"[bold red]error[/] {exc}", highlight=False)
         return exc.exit_code
-
-
-def print_launch_commands(console: Console, configs: list[ExperimentConfig]) -> None:
-    """Each engine instance's command line (secrets redacted; ports and paths as placeholders)."""
-    from orchestrator.sweep.launch_preview import launch_commands
-
-    console.print("launch commands (ports, side channels, GPUs and scratch dirs are chosen on the node):",
-                  highlight=False)  # fmt: skip
-    for c in configs:
-        for label, line in launch_commands(c, expand(c)):
-            console.print(f"  {label}:\n    {line}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _run_planner(cfg: ExperimentConfig, console: Console) -> int:

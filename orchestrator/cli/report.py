@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from orchestrator.core.errors import ConfigError
+from orchestrator.core.percentile_rules import RULE_NAMES, parse_rule
 from orchestrator.report.build import report
 from orchestrator.report.load import load_sweep, resolve_sweep_dir
-from workloads.percentiles import RULE_NAMES, parse_rule
 
 USAGE = (
     "usage: python -m orchestrator.report <sweep_dir | results_dir sweep_id> [--no-mlflow] "

@@ -11,7 +11,7 @@ from typing import Any
 
 from engines.flexgen.config import FlexGenConfig
 from engines.tgi.config import TGIConfig
-from orchestrator.planner.config import PlannerConfig
+from orchestrator.config.planner import PlannerConfig
 
 ENGINE_SECTIONS = ("tgi", "flexgen")
 """The option groups of one engine each (``engine.tgi``, ``engine.flexgen``): only the named

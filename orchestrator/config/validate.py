@@ -1,17 +1,19 @@
-"""Validation of the whole composed config, before Ray or any engine starts."""
+"""Validation of the composed config's own fields (pure), before Ray or any engine starts.
+
+The checks that need the engines, the planned cluster or a dataset file are
+:func:`orchestrator.sweep.checks.validate`'s, which runs these first.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
+from orchestrator.config.planner import SEARCHES, PlannerConfig
 from orchestrator.config.schema import ExperimentConfig
 from orchestrator.config.validate_workload import validate_workload
 from orchestrator.core.errors import ConfigError
 from orchestrator.core.load import STRATEGIES
-from orchestrator.planner.config import validate_planner
-from orchestrator.sweep.placement import NodeSpec, check_tp
-from workloads.percentiles import RULE_NAMES
+from orchestrator.core.percentile_rules import RULE_NAMES
 
 WORKLOADS = STRATEGIES
 APIS = ("completions", "chat")
@@ -24,8 +26,8 @@ def slo_items(cfg: ExperimentConfig) -> list[tuple[str, float]]:
     return [(k, v) for k, v in vars(cfg.workload.slo).items() if v is not None]
 
 
-def validate(cfg: ExperimentConfig, engine_names: Iterable[str], nodes: Sequence[NodeSpec]) -> None:
-    """Raise ConfigError (naming the field and the allowed values) for the first problem found."""
+def validate_fields(cfg: ExperimentConfig, engine_names: Iterable[str]) -> None:
+    """Raise ConfigError (naming the field and the allowed values) for the first bad field."""
     _one_of("kind", cfg.kind, KINDS)
     _one_of("report.percentiles", cfg.report.percentiles, RULE_NAMES)
     if cfg.kind == "planner":
@@ -33,11 +35,6 @@ def validate(cfg: ExperimentConfig, engine_names: Iterable[str], nodes: Sequence
     engines = sorted(engine_names)
     if cfg.engine.name not in engines:
         raise ConfigError("engine.name", f"unknown engine '{cfg.engine.name}'", engines)
-    from engines.registry import get_engine
-    from orchestrator.sweep.engine_axes import engine_variants
-
-    for variant, _ in engine_variants(cfg.engine):  # engine.sweep paths, then each engine's own checks
-        get_engine(variant.name).validate(variant, cfg.model)
     _positive("engine.trial_timeout_s", cfg.engine.trial_timeout_s)
     w, r = cfg.workload, cfg.resources
     _one_of("workload.name", w.name, WORKLOADS)
@@ -91,31 +88,6 @@ def validate(cfg: ExperimentConfig, engine_names: Iterable[str], nodes: Sequence
         raise ConfigError(
             "tracking.port", f"must be within 0..65535 (0 = any free port), got {cfg.tracking.port}"
         )
-    for tp in cfg.engine.tp:
-        check_tp(tp, nodes)
-    from orchestrator.sweep.colocation import check_side_channels
-
-    check_side_channels(cfg, nodes)  # a fixed port/socket path two co-located instances would share
-    if cfg.ray.address is None:  # a local cluster: the driver sees the disk the engines read
-        check_local_path("model.path", cfg.model.path)
-        if cfg.engine.tokenizer:
-            check_local_path("engine.tokenizer", cfg.engine.tokenizer)
-
-
-def looks_local(path: str) -> bool:
-    """A filesystem path rather than a hub id (``org/name``): absolute, ``./``, ``../``, ``~``,
-    or more than one ``/``."""
-    return path.startswith(("/", "./", "../", "~")) or path.count("/") > 1
-
-
-def check_local_path(field: str, path: str) -> None:
-    """A local-looking model path that does not exist fails now, not inside the engine later."""
-    if path != "tiny" and looks_local(path) and not Path(path).expanduser().exists():
-        raise ConfigError(
-            field,
-            f"local path '{path}' does not exist; give an existing model directory, a hub id "
-            "(org/name), or 'tiny' for the locally built test model",
-        )
 
 
 def _one_of(field: str, value: object, allowed: Sequence[object]) -> None:
@@ -126,3 +98,34 @@ def _one_of(field: str, value: object, allowed: Sequence[object]) -> None:
 def _positive(field: str, value: float) -> None:
     if value <= 0:
         raise ConfigError(field, f"must be > 0, got {value}")
+
+
+def validate_planner(p: PlannerConfig) -> None:
+    """Raise ConfigError naming ``planner.<field>`` for the first bad value."""
+    if not p.batches:
+        raise ConfigError("planner.batches", "must list at least one batch")
+    for name, sizes in (("planner.tp_sizes", p.tp_sizes), ("planner.cp_sizes", p.cp_sizes)):
+        if not sizes:
+            raise ConfigError(name, "must list at least one size")
+        for s in sizes:
+            if s <= 0:
+                raise ConfigError(name, f"sizes must be > 0, got {s}")
+        if 1 not in sizes:
+            raise ConfigError(name, "must include 1 (a one-GPU group is always possible)")
+    if p.search not in SEARCHES:
+        raise ConfigError("planner.search", f"unknown value '{p.search}'", SEARCHES)
+    if p.exact_max_work <= 0:
+        raise ConfigError("planner.exact_max_work", f"must be > 0, got {p.exact_max_work}")
+    if p.calibration_path is not None and not p.calibration_path.strip():
+        raise ConfigError("planner.calibration_path", "must be a file path or null (the default table)")
+    for i, b in enumerate(p.batches):
+        prefix = f"planner.batches[{i}]"
+        if b.gpus <= 0:
+            raise ConfigError(f"{prefix}.gpus", f"must be > 0, got {b.gpus}")
+        if not b.sequences:
+            raise ConfigError(f"{prefix}.sequences", "must list at least one sequence")
+        for j, r in enumerate(b.sequences):
+            if r.length <= 0:
+                raise ConfigError(f"{prefix}.sequences[{j}].length", f"must be > 0, got {r.length}")
+            if r.count <= 0:
+                raise ConfigError(f"{prefix}.sequences[{j}].count", f"must be > 0, got {r.count}")

@@ -7,7 +7,6 @@ import math
 from orchestrator.config.schema import WorkloadConfig
 from orchestrator.core.errors import ConfigError
 from orchestrator.core.load import DATASETS, RATE_STRATEGIES, SWEEP_KINDS, Strategy
-from workloads.sharegpt import read_conversations
 
 
 def validate_workload(w: WorkloadConfig, slo_set: bool) -> None:
@@ -52,15 +51,8 @@ def _validate_dataset(w: WorkloadConfig) -> None:
     d = w.dataset
     if d.kind not in DATASETS:
         raise ConfigError("workload.dataset.kind", f"unknown value '{d.kind}'", DATASETS)
-    if d.kind == "sharegpt":
-        if not d.path:
-            raise ConfigError(
-                "workload.dataset.path", "sharegpt needs the path of a local ShareGPT JSON file"
-            )
-        try:
-            read_conversations(d.path)
-        except ValueError as exc:
-            raise ConfigError("workload.dataset.path", f"{d.path}: {str(exc).split(': ', 1)[-1]}") from None
+    if d.kind == "sharegpt" and not d.path:  # the file itself is read by orchestrator.sweep.checks
+        raise ConfigError("workload.dataset.path", "sharegpt needs the path of a local ShareGPT JSON file")
     if d.kind == "shared_prefix":
         _positive("workload.dataset.num_prefixes", d.num_prefixes)
         if not 0 < d.prefix_len < min(w.input_len):

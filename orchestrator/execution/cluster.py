@@ -8,34 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.config.schema import RayConfig, ResourcesConfig
 from orchestrator.execution.warm_pool import SETUP_HOOK, SETUP_HOOK_ENV
-from orchestrator.sweep.placement import NodeSpec
-
-
-def detect_local_gpus() -> int:
-    """Number of NVIDIA GPUs on this machine (0 without a driver)."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return len([d for d in visible.split(",") if d.strip()])
-    if shutil.which("nvidia-smi") is None:
-        return 0
-    try:
-        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return 0
-    return sum(1 for line in out.stdout.splitlines() if line.startswith("GPU "))
-
-
-def planned_nodes(resources: ResourcesConfig) -> list[NodeSpec]:
-    """The nodes a local cluster will have (used to validate before anything starts)."""
-    gpus = resources.gpus_per_node if resources.gpus_per_node is not None else detect_local_gpus()
-    return [NodeSpec(gpus, resources.cpus_per_node) for _ in range(resources.num_nodes)]
+from orchestrator.sweep.placement import NodeSpec, planned_nodes
 
 
 @dataclass

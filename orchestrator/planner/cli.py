@@ -18,9 +18,9 @@ from rich.console import Console
 from rich.table import Table
 
 from orchestrator.config.schema import ExperimentConfig
+from orchestrator.config.validate import validate_planner
 from orchestrator.planner.calibration import load_calibration
 from orchestrator.planner.compare import BatchComparison, compare_batch, geometric_mean
-from orchestrator.planner.config import validate_planner
 from orchestrator.planner.render import (
     SUMMARY_HEADER,
     batch_lines,

@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from orchestrator.planner.config import BatchConfig, PlannerConfig
+from orchestrator.config.planner import BatchConfig, PlannerConfig
 from orchestrator.planner.model import LatencyModel
 from orchestrator.planner.plan import Plan, check_plan
 from orchestrator.planner.search import OURS, plan_batch

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import product
 
-from orchestrator.planner.config import SEARCHES
+from orchestrator.config.planner import SEARCHES
 from orchestrator.planner.model import LatencyModel
 from orchestrator.planner.plan import Group, Plan, make_group
 

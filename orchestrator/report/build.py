@@ -17,10 +17,10 @@ from rich.console import Console
 
 from engines.base import http_get
 from orchestrator.config.schema import ReportConfig
+from orchestrator.core.percentile_rules import PercentileRule, parse_rule
 from orchestrator.report import flexgen_compare, generic, serving_grid, static_batch
 from orchestrator.report.load import SweepData, TrialData
 from orchestrator.report.render import Section, print_sections, write_report
-from workloads.percentiles import PercentileRule, parse_rule
 
 Report = tuple[Callable[[TrialData], bool], Callable[[Sequence[TrialData], ReportConfig], list[Section]]]
 REPORTS: tuple[Report, ...] = (

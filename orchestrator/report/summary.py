@@ -1,4 +1,4 @@
-"""Terminal output: the trial plan (dry run) and the summary table of a sweep."""
+"""Terminal output: the summary table of a sweep, read from the results store."""
 
 from __future__ import annotations
 
@@ -8,13 +8,10 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.config.schema import ExperimentConfig
 from orchestrator.core.status import Status
 from orchestrator.core.trial import Trial
 from orchestrator.core.validity import flags_text
-from orchestrator.execution.cluster import planned_nodes
 from orchestrator.store.results import ResultsStore
-from orchestrator.sweep.placement import NodeSpec, plan_for
 
 SUMMARY_COLUMNS = (
     ("ttft_p50_ms", "TTFT p50 ms"),
@@ -25,21 +22,6 @@ SUMMARY_COLUMNS = (
     ("request_throughput", "req/s"),
     ("output_token_throughput", "out tok/s"),
 )
-
-
-def print_plan(
-    console: Console, cfg: ExperimentConfig, trials: Sequence[Trial], nodes: Sequence[NodeSpec] | None = None
-) -> None:
-    """The trials and their placement on ``nodes`` (default: the local cluster ``resources`` plans)."""
-    nodes = planned_nodes(cfg.resources) if nodes is None else nodes
-    table = Table(title=f"{cfg.name}: {len(trials)} trial(s) (dry run: nothing started)")
-    for col in ("trial", "engine", "tp", "bundles", "strategy", "workload"):
-        table.add_column(col)
-    for t in trials:
-        plan = plan_for(t.tp, cfg.engine.cpus, nodes)
-        bundles = ", ".join(f"{{GPU: {b['GPU']:g}, CPU: {b['CPU']:g}}}" for b in plan.bundles)
-        table.add_row(t.trial_id, t.engine.name, str(t.tp), bundles, plan.strategy, t.label)
-    console.print(table)
 
 
 def _fmt(v: object) -> str:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from orchestrator.config.schema import ExperimentConfig
 from orchestrator.core.errors import ConfigError
+from orchestrator.sweep.grid import expand, group_by_engine
 from orchestrator.sweep.placement import NodeSpec
 
 CONTAINER_LAUNCHERS = ("docker", "podman")  # own network namespace and /tmp: nothing to share
@@ -23,8 +24,6 @@ CONTAINER_LAUNCHERS = ("docker", "podman")  # own network namespace and /tmp: no
 
 def instance_tps(cfg: ExperimentConfig) -> list[int]:
     """The TP of every engine instance the sweep starts (one per trial when engine.reuse is off)."""
-    from orchestrator.sweep.grid import expand, group_by_engine  # grid imports this module's checks
-
     trials = expand(cfg)
     if cfg.engine.reuse:
         return [group[0].tp for group in group_by_engine(trials).values()]

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 
 from orchestrator.config.schema import ExperimentConfig
 from orchestrator.config.store import group_options, load_experiment
-from orchestrator.config.validate import validate
 from orchestrator.core.errors import ConfigError
+from orchestrator.sweep.checks import validate
 from orchestrator.sweep.placement import NodeSpec
 
 

@@ -7,9 +7,13 @@ executor expects; TP must then be a multiple of the node's GPU count.
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from orchestrator.config.schema import ResourcesConfig
 from orchestrator.core.errors import PlacementError
 
 ALLOWED_TP = (1, 2, 4, 8, 16)
@@ -83,3 +87,23 @@ def largest_first(tps: Sequence[int]) -> list[int]:
 
 def cluster_nodes(num_nodes: int, gpus_per_node: int, cpus_per_node: int) -> list[NodeSpec]:
     return [NodeSpec(gpus_per_node, cpus_per_node) for _ in range(num_nodes)]
+
+
+def detect_local_gpus() -> int:
+    """Number of NVIDIA GPUs on this machine (0 without a driver)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip()])
+    if shutil.which("nvidia-smi") is None:
+        return 0
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+    return sum(1 for line in out.stdout.splitlines() if line.startswith("GPU "))
+
+
+def planned_nodes(resources: ResourcesConfig) -> list[NodeSpec]:
+    """The nodes a local cluster will have (used to validate before anything starts)."""
+    gpus = resources.gpus_per_node if resources.gpus_per_node is not None else detect_local_gpus()
+    return [NodeSpec(gpus, resources.cpus_per_node) for _ in range(resources.num_nodes)]

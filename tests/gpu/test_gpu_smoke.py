@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.execution.cluster import detect_local_gpus
 from orchestrator.store.results import ResultsStore
+from orchestrator.sweep.placement import detect_local_gpus
 
 pytestmark = [
     pytest.mark.gpu,

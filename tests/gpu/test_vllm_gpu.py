@@ -10,9 +10,9 @@ import pytest
 from engines.process import group_alive
 from orchestrator.config.schema import ExperimentConfig
 from orchestrator.core.status import Status
-from orchestrator.execution.cluster import detect_local_gpus
 from orchestrator.execution.runner import EngineRunner
 from orchestrator.sweep.grid import expand
+from orchestrator.sweep.placement import detect_local_gpus
 
 pytestmark = [
     pytest.mark.gpu,

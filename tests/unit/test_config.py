@@ -7,9 +7,9 @@ import pytest
 from engines.registry import registry
 from orchestrator.cli.app import main
 from orchestrator.config.store import group_options, load_experiment
-from orchestrator.config.validate import validate
 from orchestrator.core.errors import ConfigError
-from orchestrator.execution.cluster import planned_nodes
+from orchestrator.sweep.checks import validate
+from orchestrator.sweep.placement import planned_nodes
 
 
 def check(overrides: list[str]) -> None:
@@ -97,7 +97,7 @@ def test_hydra_leaves_no_outputs_dir(tmp_path, monkeypatch) -> None:  # type: ig
 
 
 def test_missing_local_model_path_is_a_config_error() -> None:
-    from orchestrator.config.validate import check_local_path, looks_local
+    from orchestrator.sweep.checks import check_local_path, looks_local
 
     with pytest.raises(ConfigError, match=r"model.path: local path '/nonexistent' does not exist"):
         check_local_path("model.path", "/nonexistent")

@@ -9,11 +9,11 @@ import pytest
 
 from engines.registry import registry
 from orchestrator.config.store import group_options, load_experiment
-from orchestrator.config.validate import validate
 from orchestrator.core.errors import ConfigError
 from orchestrator.core.load import STRATEGIES
-from orchestrator.execution.cluster import planned_nodes
+from orchestrator.sweep.checks import validate
 from orchestrator.sweep.grid import expand
+from orchestrator.sweep.placement import planned_nodes
 
 
 def check(overrides: list[str]) -> list[str]:

@@ -10,12 +10,13 @@ import yaml
 
 from engines.registry import registry
 from orchestrator.cli.app import main
+from orchestrator.config.planner import BatchConfig, PlannerConfig, SequenceRun
 from orchestrator.config.store import group_options, load_experiment
-from orchestrator.config.validate import validate
+from orchestrator.config.validate import validate_planner
 from orchestrator.core.errors import ConfigError
-from orchestrator.execution.cluster import planned_nodes
-from orchestrator.planner.config import BatchConfig, PlannerConfig, SequenceRun, validate_planner
 from orchestrator.planner.model import LatencyModel
+from orchestrator.sweep.checks import validate
+from orchestrator.sweep.placement import planned_nodes
 
 PRESET = "+exp=planner_vs_wlb"
 

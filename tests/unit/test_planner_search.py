@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from orchestrator.config.planner import BatchConfig, PlannerConfig, SequenceRun
 from orchestrator.planner.calibration import load_calibration
 from orchestrator.planner.compare import compare_batch
-from orchestrator.planner.config import BatchConfig, PlannerConfig, SequenceRun
 from orchestrator.planner.model import LatencyModel
 from orchestrator.planner.plan import Plan, check_plan, make_group
 from orchestrator.planner.search import group_types, plan_batch

