@@ -22,9 +22,9 @@ from orchestrator.core.status import Status
 from orchestrator.core.trial import Trial
 from orchestrator.core.validity import flags_text
 from orchestrator.execution.cluster import RayCluster
-from orchestrator.execution.history import load_durations
 from orchestrator.execution.provenance import collect as collect_provenance
 from orchestrator.report.summary import print_summary
+from orchestrator.store.reader import load_durations
 from orchestrator.store.results import ResultsStore
 from orchestrator.sweep.grid import expand
 from orchestrator.sweep.multi_engine import engine_configs

@@ -15,7 +15,7 @@ from rich.markup import escape
 from orchestrator.core.errors import ConfigError
 from orchestrator.core.percentile_rules import RULE_NAMES, parse_rule
 from orchestrator.report.build import report
-from orchestrator.report.load import load_sweep, resolve_sweep_dir
+from orchestrator.store.reader import load_sweep, resolve_sweep_dir
 
 USAGE = (
     "usage: python -m orchestrator.report <sweep_dir | results_dir sweep_id> [--no-mlflow] "

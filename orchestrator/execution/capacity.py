@@ -12,6 +12,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from orchestrator.core.trial import Trial
 from orchestrator.sweep.placement import PlacementPlan
 
 
@@ -89,3 +90,9 @@ def launch_order(tps: Sequence[int], costs: Sequence[float | None]) -> list[int]
     median = {tp: statistics.median(values) for tp, values in by_tp.items()}
     filled = [c if c is not None else median.get(tp, 0.0) for tp, c in zip(tps, costs, strict=True)]
     return sorted(range(len(tps)), key=lambda i: (-tps[i], -filled[i]))
+
+
+def instance_cost(trials: Sequence[Trial], durations: Mapping[str, float]) -> float | None:
+    """Expected seconds of an instance running these trials; None unless every one is known."""
+    known = [durations.get(t.trial_id) for t in trials]
+    return None if any(d is None for d in known) else float(sum(d for d in known if d is not None))

@@ -35,8 +35,7 @@ from orchestrator.core.status import FailureReason
 from orchestrator.core.trial import Trial
 from orchestrator.core.validity import FlagKind
 from orchestrator.execution.actor import EngineActor, GpuHolder
-from orchestrator.execution.capacity import Capacity, launch_order, pick_next
-from orchestrator.execution.history import instance_cost
+from orchestrator.execution.capacity import Capacity, instance_cost, launch_order, pick_next
 from orchestrator.execution.ray_view import alive_nodes, wait_free
 from orchestrator.execution.runner import failed_result
 from orchestrator.execution.warm_pool import WarmPool

@@ -56,9 +56,7 @@ def run_planner(cfg: ExperimentConfig, console: Console) -> int:
             "config": asdict(cfg),
         }
     )
-    report_dir = write_report(
-        store.sweep_dir / "report", cfg.name, document(cal, results), markdown(cal, results)
-    )
+    report_dir = write_report(store.report_dir, cfg.name, document(cal, results), markdown(cal, results))
     console.print(f"report: {report_dir}", highlight=False)
     log_mlflow(cfg, sweep_id, results, report_dir, console)
     ratio = geometric_mean([c.ratio for c in results])
@@ -100,10 +98,8 @@ def log_mlflow(
         run_id = tracker.parent_run(
             sweep_id, {"planner": asdict(cfg.planner)}, {"preset": cfg.name, "experiment_kind": "planner"}
         )
-        for key, value in metrics(results).items():
-            tracker.client.log_metric(run_id, key, value)
-        for path in sorted(report_dir.iterdir()):
-            tracker.client.log_artifact(run_id, str(path), "report")
+        tracker.log_metrics(run_id, metrics(results))
+        tracker.log_files(run_id, sorted(report_dir.iterdir()), "report")
         tracker.finish(run_id, True)
         console.print(f"MLflow: {tracker.run_url(run_id)}", highlight=False)
     except Exception as exc:  # MLflow unreachable or refusing: the report stays local

@@ -9,18 +9,17 @@ The report opens with the engine versions the trials ran (``engine: tgi 3.3.7 (s
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
 
-from engines.base import http_get
 from orchestrator.config.schema import ReportConfig
 from orchestrator.core.percentile_rules import PercentileRule, parse_rule
 from orchestrator.report import flexgen_compare, generic, serving_grid, static_batch
-from orchestrator.report.load import SweepData, TrialData
 from orchestrator.report.render import Section, print_sections, write_report
+from orchestrator.store.reader import SweepData, TrialData
+from orchestrator.tracking.files import server_answers, upload_files
 
 Report = tuple[Callable[[TrialData], bool], Callable[[Sequence[TrialData], ReportConfig], list[Section]]]
 REPORTS: tuple[Report, ...] = (
@@ -130,20 +129,12 @@ def log_to_mlflow(sweep: SweepData, files: Sequence[Path], console: Console) -> 
     if not uri or not run_id:
         console.print("[yellow]warning[/] the sweep has no MLflow run recorded: report kept locally")
         return False
-    if http_get(f"{uri}/health")[0] != 200:
+    if not server_answers(uri):
         console.print(f"[yellow]warning[/] MLflow at {uri} does not answer: report kept locally")
         return False
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=uri)
-    try:
-        for path in files:
-            client.log_artifact(run_id, str(path), artifact_path="report")
-    except (MlflowException, OSError) as exc:
-        console.print(f"[yellow]warning[/] logging the report to MLflow run {run_id} failed: {exc}")
+    error = upload_files(uri, run_id, files, "report")
+    if error is not None:
+        console.print(f"[yellow]warning[/] logging the report to MLflow run {run_id} failed: {error}")
         return False
     console.print(f"report logged to MLflow run {run_id} ({uri})", highlight=False)
     return True
@@ -159,7 +150,7 @@ def report(
     sections = build_sections(sweep, sweep_report_config(sweep, percentiles))
     print_sections(console, sections)
     title = f"{sweep.name}: sweep {sweep.sweep_id}"
-    files = write_report(sweep.sweep_dir / "report", title, sections)
+    files = write_report(sweep.report_dir, title, sections)
     console.print(f"report: {files[0]}", highlight=False)
     if mlflow:
         log_to_mlflow(sweep, files, console)

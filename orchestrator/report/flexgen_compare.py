@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from orchestrator.config.schema import ReportConfig
-from orchestrator.report.load import TrialData
 from orchestrator.report.render import Section, Table, fmt, log2_axis, new_figure
+from orchestrator.store.reader import TrialData
 
 METRICS = (("total_latency_s", "latency"), ("total_throughput_tok_s", "throughput"),
            ("peak_gpu_mem_gb", "peak mem"))  # fmt: skip

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from orchestrator.config.schema import ReportConfig
-from orchestrator.report.load import TrialData
 from orchestrator.report.render import Section, Table, fmt
 from orchestrator.report.summary import SUMMARY_COLUMNS
+from orchestrator.store.reader import TrialData
 
 HEADERS = ["trial", "engine", "tp", "workload", "status", *(label for _, label in SUMMARY_COLUMNS)]
 

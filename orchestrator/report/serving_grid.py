@@ -23,8 +23,8 @@ import pandas as pd
 
 from orchestrator.config.schema import ReportConfig
 from orchestrator.core.load import Strategy
-from orchestrator.report.load import TrialData
 from orchestrator.report.render import Section, Table, fmt, log2_axis, new_figure
+from orchestrator.store.reader import TrialData
 
 # (metric key, seed column header, plot file, plot title)
 COLUMNS = (

@@ -20,8 +20,8 @@ from typing import Any
 from orchestrator.config.schema import ReportConfig
 from orchestrator.core.load import Strategy
 from orchestrator.core.percentile_rules import RULE_NOTES, PercentileRule, parse_rule
-from orchestrator.report.load import TrialData
 from orchestrator.report.render import Section, Table, fmt, log2_axis, new_figure
+from orchestrator.store.reader import TrialData
 from workloads.records import RequestRecord
 from workloads.static_batch import BATCH_STATS, BatchRun, batch_run, batch_stats
 

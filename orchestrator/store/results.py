@@ -1,4 +1,5 @@
-"""The local results store: the source of truth for resume, reports and MLflow sync.
+"""The local results store: the source of truth for resume, reports and MLflow sync (the writer,
+and the one entry point for reading a sweep; :mod:`orchestrator.store.reader` has the records).
 
 Layout: ``<results_dir>/<sweep_id>/sweep.json`` and ``trials/<trial_id>/`` holding ``result.json``
 (status, reason, metrics, engine info), ``config.yaml`` (resolved trial config), ``requests.parquet``
@@ -23,9 +24,20 @@ import yaml
 from orchestrator.core.results import TrialResult
 from orchestrator.core.status import Status
 from orchestrator.core.trial import Trial
+from orchestrator.store.layout import (
+    CONFIG,
+    ENGINE_LOG,
+    REPORT_DIR,
+    REQUESTS,
+    RESULT,
+    SWEEP_META,
+    TRIALS,
+    UPLOAD_MARKER,
+    read_json,
+    trial_dirs,
+)
+from orchestrator.store.reader import SweepData, TrialData, load_sweep, load_trial
 from orchestrator.store.redact import Redactor
-
-UPLOAD_MARKER = "upload.json"
 
 
 class ResultsStore:
@@ -33,12 +45,12 @@ class ResultsStore:
         self.root = Path(root)
         self.sweep_id = sweep_id
         self.sweep_dir = self.root / sweep_id
-        self.trials_dir = self.sweep_dir / "trials"
+        self.trials_dir = self.sweep_dir / TRIALS
 
     def init_sweep(self, meta: dict[str, Any]) -> None:
         """Create the sweep directory; keep the first metadata, add run history."""
         self.trials_dir.mkdir(parents=True, exist_ok=True)
-        path = self.sweep_dir / "sweep.json"
+        path = self.sweep_dir / SWEEP_META
         existing = json.loads(path.read_text()) if path.exists() else {}
         merged = {
             **meta,
@@ -48,12 +60,11 @@ class ResultsStore:
         _atomic_write(path, json.dumps(merged, indent=2, default=str))
 
     def sweep_meta(self) -> dict[str, Any]:
-        path = self.sweep_dir / "sweep.json"
-        return json.loads(path.read_text()) if path.exists() else {}
+        return read_json(self.sweep_dir / SWEEP_META)
 
     def update_sweep_meta(self, **updates: Any) -> None:
         meta = Redactor.for_config(updates, env=os.environ).obj({**self.sweep_meta(), **updates})
-        _atomic_write(self.sweep_dir / "sweep.json", json.dumps(meta, indent=2, default=str))
+        _atomic_write(self.sweep_dir / SWEEP_META, json.dumps(meta, indent=2, default=str))
 
     def trial_dir(self, trial_id: str) -> Path:
         return self.trials_dir / trial_id
@@ -79,12 +90,12 @@ class ResultsStore:
                 "flags": [redact.obj(f) for f in stored["flags"]],
                 "engine_info": redact.obj(result.engine_info),
             }
-            (tmp / "result.json").write_text(json.dumps(summary, indent=2, default=str))
-            (tmp / "config.yaml").write_text(yaml.safe_dump(redact.obj(resolved), sort_keys=True))
+            (tmp / RESULT).write_text(json.dumps(summary, indent=2, default=str))
+            (tmp / CONFIG).write_text(yaml.safe_dump(redact.obj(resolved), sort_keys=True))
             if result.engine_log:
-                (tmp / "engine.log").write_text(redact.text(result.engine_log))
+                (tmp / ENGINE_LOG).write_text(redact.text(result.engine_log))
             if result.records:
-                pd.DataFrame(result.records).to_parquet(tmp / "requests.parquet", index=False)
+                pd.DataFrame(result.records).to_parquet(tmp / REQUESTS, index=False)
             final = self.trial_dir(trial.trial_id)
             if final.exists():
                 shutil.rmtree(final)
@@ -95,17 +106,24 @@ class ResultsStore:
             raise
 
     def read(self, trial_id: str) -> dict[str, Any] | None:
-        path = self.trial_dir(trial_id) / "result.json"
+        path = self.trial_dir(trial_id) / RESULT
         return json.loads(path.read_text()) if path.exists() else None
 
     def all_results(self) -> list[dict[str, Any]]:
-        if not self.trials_dir.exists():
-            return []
-        out = []
-        for d in sorted(self.trials_dir.iterdir()):
-            if d.is_dir() and not d.name.startswith(".") and (d / "result.json").exists():
-                out.append(json.loads((d / "result.json").read_text()))
-        return out
+        """Every finished trial's ``result.json``, in trial id order."""
+        return [json.loads((d / RESULT).read_text()) for d in trial_dirs(self.sweep_dir)]
+
+    def trial(self, trial_id: str) -> TrialData:
+        """One stored trial as a typed record (config, metrics, steps, flags, its files)."""
+        return load_trial(self.trial_dir(trial_id))
+
+    def load(self) -> SweepData:
+        """The sweep and all its finished trials as typed records (what reports read)."""
+        return load_sweep(self.sweep_dir)
+
+    @property
+    def report_dir(self) -> Path:
+        return self.sweep_dir / REPORT_DIR
 
     def done_ids(self) -> set[str]:
         return {r["trial_id"] for r in self.all_results() if r["status"] == Status.DONE}
@@ -124,7 +142,7 @@ class ResultsStore:
         return [r["trial_id"] for r in self.all_results() if not self.upload_state(r["trial_id"])["uploaded"]]
 
     def requests(self, trial_id: str) -> pd.DataFrame:
-        path = self.trial_dir(trial_id) / "requests.parquet"
+        path = self.trial_dir(trial_id) / REQUESTS
         return pd.read_parquet(path) if path.exists() else pd.DataFrame()
 
 

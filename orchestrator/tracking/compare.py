@@ -20,7 +20,7 @@ import pandas as pd
 
 from orchestrator.core.errors import TrackingError
 from orchestrator.store.results import ResultsStore
-from orchestrator.tracking.run_record import STEP_PREFIX, read_record
+from orchestrator.tracking.run_record import STEP_PREFIX, record_of
 
 ID_COLUMNS = ("trial_id", "name", "status", "failure_reason", "engine", "model", "tp", "workload")
 
@@ -59,8 +59,8 @@ def from_store(results_dir: str | Path, sweep_id: str) -> pd.DataFrame:
     store = ResultsStore(Path(results_dir), sweep_id)
     meta = store.sweep_meta()
     rows = []
-    for result in store.all_results():
-        rec = read_record(store.trial_dir(result["trial_id"]), meta)
+    for trial in store.load().trials:
+        rec = record_of(trial, meta)
         rows.append(_row(rec.name, rec.tags, rec.params, rec.metrics))
     return frame(rows)
 

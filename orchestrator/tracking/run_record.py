@@ -6,20 +6,16 @@ store through here, so MLflow shows exactly what the (redacted) results dir hold
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from orchestrator.core.validity import flags_text
+from orchestrator.store.reader import TrialData, load_trial, read_sweep_meta
 
 MAX_PARAM_LEN = 500
-ARTIFACTS = ("config.yaml", "result.json", "requests.parquet", "engine.log")
-REPORT_DIR = "report"
 STEP_PREFIX = "steps/"  # step metrics never collide with (and never hide) the summary metrics
 HOST_KEYS = ("hostname", "cpu_model", "cpu_count", "gpus", "gpu_count")
 
@@ -125,24 +121,24 @@ class RunRecord:
 
 def read_record(trial_dir: Path, sweep_meta: Mapping[str, Any] | None = None) -> RunRecord:
     """Build the run record of ``<sweep>/trials/<id>/`` (sweep.json is read when not given)."""
-    trial_dir = Path(trial_dir)
-    result = json.loads((trial_dir / "result.json").read_text())
-    config_path = trial_dir / "config.yaml"
-    config = yaml.safe_load(config_path.read_text()) if config_path.exists() else {}
+    return record_of(load_trial(trial_dir), sweep_meta)
+
+
+def record_of(trial: TrialData, sweep_meta: Mapping[str, Any] | None = None) -> RunRecord:
+    """A stored trial as a run record (its sweep's ``sweep.json`` is read when not given)."""
+    result, config = trial.result, trial.config
     if sweep_meta is None:
-        sweep_json = trial_dir.parent.parent / "sweep.json"
-        sweep_meta = json.loads(sweep_json.read_text()) if sweep_json.exists() else {}
-    tags = trial_tags(result, config or {}, sweep_meta)
-    report = trial_dir / REPORT_DIR
+        sweep_meta = read_sweep_meta(trial.dir.parent.parent) if trial.dir else {}
+    tags = trial_tags(result, config, sweep_meta)
     return RunRecord(
         trial_id=tags["trial_id"],
         name=str(result.get("name") or tags["trial_id"]),
         ok=result.get("status") == "DONE",
         ended_at=tags["ended_at"],
-        params=flatten(config or {}),
+        params=flatten(config),
         metrics=trial_metrics(result),
         tags=tags,
         steps=list(result.get("steps") or []),
-        artifacts=[trial_dir / n for n in ARTIFACTS if (trial_dir / n).exists()],
-        report_dir=report if report.is_dir() else None,
+        artifacts=trial.artifacts(),
+        report_dir=trial.report_dir,
     )

@@ -26,7 +26,7 @@ import yaml
 from orchestrator.core.errors import TrackingError
 from orchestrator.core.status import Status
 from orchestrator.store.results import ResultsStore
-from orchestrator.tracking.run_record import read_record
+from orchestrator.tracking.run_record import record_of
 from orchestrator.tracking.tracker import Tracker
 
 
@@ -66,7 +66,7 @@ class Uploader:
             return None
         assert self.tracker is not None and self.parent_id is not None
         try:
-            record = read_record(self.store.trial_dir(trial_id))
+            record = record_of(self.store.trial(trial_id))
         except (OSError, ValueError, yaml.YAMLError) as exc:  # an unreadable trial dir: this trial only
             self.store.mark_upload(trial_id, False, error=f"reading the stored trial: {exc}")
             self.warn(f"trial {trial_id} not uploaded: {exc}; retry with {sync_command(self.store)}")
@@ -116,7 +116,7 @@ def sync_sweep(store: ResultsStore, tracker: Tracker) -> SyncReport:
     report.parent_id = tracker.parent_run(store.sweep_id, meta.get("config", {}), tags)
     for result in store.all_results():
         trial_id = result["trial_id"]
-        record = read_record(store.trial_dir(trial_id), meta)
+        record = record_of(store.trial(trial_id), meta)
         have = tracker.children.get(trial_id)
         if have is not None and have.has(record):
             report.skipped.append(trial_id)

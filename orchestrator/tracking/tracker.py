@@ -153,6 +153,17 @@ class Tracker:
         with mlflow_errors("step metrics"):
             self._log(run_id, metrics=metrics)
 
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float]) -> None:
+        """Summary metrics (step 0) on a run, e.g. the planner's ratios."""
+        with mlflow_errors("metrics"):
+            self._log(run_id, metrics=[(k, float(v), 0) for k, v in metrics.items()])
+
+    def log_files(self, run_id: str, files: Sequence[Path], artifact_path: str) -> None:
+        """Files as artifacts of a run, under ``artifact_path`` (e.g. a report)."""
+        with mlflow_errors("artifacts"):
+            for path in files:
+                self.client.log_artifact(run_id, str(path), artifact_path)
+
     def finish(self, run_id: str, ok: bool) -> None:
         with mlflow_errors("finishing the sweep run"):
             self.client.set_terminated(run_id, status="FINISHED" if ok else "FAILED")

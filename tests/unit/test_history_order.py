@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from orchestrator.config.store import load_experiment
-from orchestrator.execution.capacity import launch_order
-from orchestrator.execution.history import instance_cost, load_durations
+from orchestrator.execution.capacity import instance_cost, launch_order
+from orchestrator.store.reader import load_durations
 from orchestrator.sweep.grid import expand
 
 

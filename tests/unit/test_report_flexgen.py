@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator.report.flexgen_compare import sections
-from orchestrator.report.load import load_sweep
+from orchestrator.store.reader import load_sweep
 from tests.seed_results import FLEX_KEYS, flexgen_store, seed_000
 
 
@@ -60,7 +60,7 @@ def test_projected_column_per_trial(tmp_path: Path) -> None:
 
 def test_projected_false_and_missing(tmp_path: Path) -> None:
     from orchestrator.report.flexgen_compare import projected
-    from orchestrator.report.load import TrialData
+    from orchestrator.store.reader import TrialData
 
     def trial(metrics: dict[str, float]) -> TrialData:
         return TrialData("t", "t", "DONE", None, 1, {"engine": {"name": "flexgen"}}, metrics)

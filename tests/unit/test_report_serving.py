@@ -9,8 +9,8 @@ import pytest
 from rich.console import Console
 
 from orchestrator.report.build import report
-from orchestrator.report.load import load_sweep
 from orchestrator.report.serving_grid import HEADERS, grid, per_token_latencies, sections
+from orchestrator.store.reader import load_sweep
 from tests.seed_results import grid_store, seed_grid
 
 

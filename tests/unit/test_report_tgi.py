@@ -11,9 +11,9 @@ from rich.console import Console
 from orchestrator.core.results import TrialResult
 from orchestrator.core.status import Status
 from orchestrator.report.build import report
-from orchestrator.report.load import load_sweep
 from orchestrator.report.render import parse_markdown_table
 from orchestrator.report.static_batch import runs_from_records, tp_tables
+from orchestrator.store.reader import load_sweep
 from orchestrator.store.results import ResultsStore
 from tests.seed_results import seed_001, tgi_store, trials_of
 from workloads.records import RequestRecord

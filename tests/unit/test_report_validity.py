@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator.report.build import build_sections
-from orchestrator.report.load import SweepData, TrialData
+from orchestrator.store.reader import SweepData, TrialData
 
 FLAG = {"kind": "prefix_cache_hits", "reason": "12.0% of prompts cached", "fails": False}
 SHORT = {"kind": "short_outputs", "reason": "4 of 4 requests stopped early", "fails": True}

@@ -16,7 +16,7 @@ from orchestrator.report.build import (
     version_lines,
     version_matches,
 )
-from orchestrator.report.load import load_sweep
+from orchestrator.store.reader import load_sweep
 from orchestrator.store.results import ResultsStore
 from tests.seed_results import trials_of
 

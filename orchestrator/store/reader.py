@@ -1,14 +1,35 @@
-"""Read a sweep back from the local results store (``<results_dir>/<sweep_id>/``) for reports."""
+"""Reading the results store: a sweep and its trials as typed records (reports, MLflow records,
+resume), and the durations of earlier sweeps' trials (the scheduler's launch order).
+
+A trial id hashes the trial's resolved config, so the same trial in another sweep under the same
+``results_dir`` has the same id: :func:`load_durations` reads the wall time of the given trials
+there.
+"""
 
 from __future__ import annotations
 
 import json
+import statistics
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
+
+from orchestrator.core.status import Status
+from orchestrator.store.layout import (
+    ARTIFACTS,
+    CONFIG,
+    REPORT_DIR,
+    REQUESTS,
+    RESULT,
+    SWEEP_META,
+    TRIALS,
+    read_json,
+    trial_dirs,
+)
 
 
 @dataclass(frozen=True)
@@ -27,6 +48,7 @@ class TrialData:
     steps: list[dict[str, float]] = field(default_factory=list)
     engine_info: dict[str, Any] = field(default_factory=dict)  # engine_version, reference_version, ...
     flags: list[dict[str, Any]] = field(default_factory=list)  # core.validity.Flag.to_dict() each
+    result: dict[str, Any] = field(default_factory=dict)  # result.json as stored
 
     @property
     def engine_version(self) -> str:
@@ -60,8 +82,18 @@ class TrialData:
 
     def requests(self) -> pd.DataFrame:
         """The per-request records (empty when none were stored)."""
-        path = self.dir / "requests.parquet" if self.dir else None
+        path = self.dir / REQUESTS if self.dir else None
         return pd.read_parquet(path) if path is not None and path.exists() else pd.DataFrame()
+
+    def artifacts(self) -> list[Path]:
+        """The trial's stored files that exist, in :data:`~orchestrator.store.layout.ARTIFACTS` order."""
+        return [self.dir / n for n in ARTIFACTS if (self.dir / n).exists()] if self.dir else []
+
+    @property
+    def report_dir(self) -> Path | None:
+        """A report written for this trial alone, if any."""
+        path = self.dir / REPORT_DIR if self.dir else None
+        return path if path is not None and path.is_dir() else None
 
 
 @dataclass(frozen=True)
@@ -78,10 +110,17 @@ class SweepData:
     def sweep_id(self) -> str:
         return str(self.meta.get("sweep_id") or self.sweep_dir.name)
 
+    @property
+    def report_dir(self) -> Path:
+        """Where the sweep's report goes (``report/``)."""
+        return self.sweep_dir / REPORT_DIR
+
 
 def load_trial(trial_dir: Path) -> TrialData:
-    r = json.loads((trial_dir / "result.json").read_text())
-    cfg_path = trial_dir / "config.yaml"
+    """One stored trial (``trials/<id>/``)."""
+    trial_dir = Path(trial_dir)
+    r = json.loads((trial_dir / RESULT).read_text())
+    cfg_path = trial_dir / CONFIG
     config = yaml.safe_load(cfg_path.read_text()) if cfg_path.exists() else {}
     return TrialData(
         trial_id=r["trial_id"],
@@ -95,21 +134,15 @@ def load_trial(trial_dir: Path) -> TrialData:
         steps=list(r.get("steps") or []),
         engine_info=dict(r.get("engine_info") or {}),
         flags=list(r.get("flags") or []),
+        result=r,
     )
 
 
 def load_sweep(sweep_dir: Path) -> SweepData:
     """Every finished trial of the sweep at ``sweep_dir`` (holding ``sweep.json`` and ``trials/``)."""
     sweep_dir = Path(sweep_dir)
-    meta_path = sweep_dir / "sweep.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    trials_dir = sweep_dir / "trials"
-    trials = []
-    if trials_dir.is_dir():
-        for d in sorted(trials_dir.iterdir()):
-            if d.is_dir() and not d.name.startswith(".") and (d / "result.json").exists():
-                trials.append(load_trial(d))
-    return SweepData(sweep_dir, meta, trials)
+    trials = [load_trial(d) for d in trial_dirs(sweep_dir)]
+    return SweepData(sweep_dir, read_sweep_meta(sweep_dir), trials)
 
 
 def resolve_sweep_dir(args: list[str]) -> Path:
@@ -120,6 +153,30 @@ def resolve_sweep_dir(args: list[str]) -> Path:
         path = Path(args[0]) / args[1]
     else:
         raise ValueError("give a sweep directory, or a results directory and a sweep id")
-    if not (path / "sweep.json").exists() and not (path / "trials").is_dir():
+    if not (path / SWEEP_META).exists() and not (path / TRIALS).is_dir():
         raise ValueError(f"{path} is not a sweep directory (no sweep.json or trials/)")
     return path
+
+
+def read_sweep_meta(sweep_dir: Path) -> dict[str, Any]:
+    """``sweep.json`` ({} when the sweep has none)."""
+    return read_json(Path(sweep_dir) / SWEEP_META)
+
+
+def load_durations(results_dir: Path, trial_ids: Collection[str]) -> dict[str, float]:
+    """Trial id → median wall seconds over every DONE result of these trials under ``results_dir``
+    (any sweep); other trials' results are not read."""
+    seen: dict[str, list[float]] = {}
+    for path in Path(results_dir).glob(f"*/{TRIALS}/*/{RESULT}"):
+        if path.parent.name not in trial_ids:
+            continue
+        try:
+            result = json.loads(path.read_text())
+            if result.get("status") != Status.DONE:
+                continue
+            seconds = float(result["ended_at"]) - float(result["started_at"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a trial being written, or an older layout: no estimate, no harm
+        if seconds > 0:
+            seen.setdefault(path.parent.name, []).append(seconds)
+    return {trial_id: statistics.median(values) for trial_id, values in seen.items()}
