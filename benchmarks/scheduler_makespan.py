@@ -34,7 +34,8 @@ from orchestrator.core.results import TrialResult
 from orchestrator.core.status import Status
 from orchestrator.core.trial import Trial
 from orchestrator.execution.cluster import RayCluster
-from orchestrator.execution.scheduler import Instance, Scheduler
+from orchestrator.execution.instance import Instance
+from orchestrator.execution.scheduler import Scheduler
 from orchestrator.store.reader import load_durations
 from orchestrator.store.results import ResultsStore
 from orchestrator.sweep.grid import expand

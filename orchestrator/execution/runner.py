@@ -144,7 +144,8 @@ class EngineRunner:
             return result
         # imported here: batch engines (command, FlexGen) never load the HTTP client stack, which
         # would add ~0.4 s to every engine actor's start on a small machine
-        from workloads.strategies import Target, run_strategy
+        from workloads.point_run import Target
+        from workloads.strategies import run_strategy
 
         started = time.time()
         assert self.spec is not None and self.process is not None

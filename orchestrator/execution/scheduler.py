@@ -16,13 +16,11 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import ray
 from ray.util.placement_group import (
-    PlacementGroup,
     placement_group,
     placement_group_table,
     remove_placement_group,
@@ -33,38 +31,17 @@ from orchestrator.config.schema import ExperimentConfig
 from orchestrator.core.results import StartReply, TrialResult
 from orchestrator.core.status import FailureReason
 from orchestrator.core.trial import Trial
-from orchestrator.core.validity import FlagKind
 from orchestrator.execution.actor import EngineActor, GpuHolder
 from orchestrator.execution.capacity import Capacity, instance_cost, launch_order, pick_next
+from orchestrator.execution.instance import Instance, Stage, engine_exited
 from orchestrator.execution.ray_view import alive_nodes, wait_free
 from orchestrator.execution.runner import failed_result
 from orchestrator.execution.warm_pool import WarmPool
 from orchestrator.sweep.grid import group_by_engine
-from orchestrator.sweep.placement import NodeSpec, PlacementPlan, plan_for
+from orchestrator.sweep.placement import NodeSpec, plan_for
 
 OnResult = Callable[[Trial, TrialResult], None]
 RECENT_REMOVAL_S = 2.0  # a group placed this soon after a removal first waits for Ray's free GPUs
-
-
-@dataclass
-class Instance:
-    """One engine instance to run: its trials, placement plan and attempt number."""
-
-    trials: list[Trial]
-    plan: PlacementPlan
-    attempt: int = 0
-    pg: PlacementGroup | None = None
-    nodes: list[str] = field(default_factory=list)
-    actor: Any = None
-    holders: list[Any] = field(default_factory=list)
-    stage: str = "placing"  # placing → starting → running → stopping
-    queue: list[Trial] = field(default_factory=list)
-    current: Trial | None = None
-    info: dict[str, Any] = field(default_factory=dict)
-    submitted_at: float = 0.0
-    placed_at: float = 0.0  # placement group ready
-    started_at: float = 0.0  # engine actor started the engine
-    released_at: float = 0.0
 
 
 class Scheduler:
@@ -155,10 +132,10 @@ class Scheduler:
             value = ray.get(ref)
         except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as exc:
             return self._lost(inst, exc)
-        if inst.stage == "placing":
+        if inst.stage is Stage.PLACING:
             inst.placed_at = time.time()
             self._start_actor(inst)
-        elif inst.stage == "starting":
+        elif inst.stage is Stage.STARTING:
             reply: StartReply = value
             if not reply.ok:
                 for t in inst.queue:
@@ -168,9 +145,9 @@ class Scheduler:
                 return None
             inst.info = reply.info
             inst.started_at = time.time()
-            inst.stage = "running"
+            inst.stage = Stage.RUNNING
             self._next_point(inst)
-        elif inst.stage == "running":
+        elif inst.stage is Stage.RUNNING:
             assert inst.current is not None
             value.engine_info = {**inst.info, **value.engine_info, "attempt": inst.attempt}
             self.on_result(inst.current, value)
@@ -197,7 +174,7 @@ class Scheduler:
         self._release(inst)  # bookkeeping only: nothing left to kill or remove
         nxt.submitted_at = nxt.placed_at = time.time()
         self._live.append(nxt)
-        nxt.stage = "starting"
+        nxt.stage = Stage.STARTING
         first = nxt.trials[0]
         work_dir = str(Path(self.work_root) / f"{first.group_id}-{first.trial_id}-{nxt.attempt}")
         self._active[nxt.actor.restart.remote(first, self.cfg.resources.device, work_dir, nxt.holders)] = nxt
@@ -222,7 +199,7 @@ class Scheduler:
         ).remote(
             first, self.cfg.resources.device, str(Path(self.work_root) / f"{first.group_id}-{inst.attempt}")
         )
-        inst.stage = "starting"
+        inst.stage = Stage.STARTING
         self._active[inst.actor.start.remote(inst.holders)] = inst
         if self._pending:  # each actor took a warm worker on its node: start the next one now
             for node in nodes:
@@ -243,7 +220,7 @@ class Scheduler:
             return
         inst.attempt += 1
         inst.current = None
-        inst.stage = "starting"
+        inst.stage = Stage.STARTING
         first = inst.queue[0]
         work_dir = str(Path(self.work_root) / f"{first.group_id}-{inst.attempt}")
         self._active[inst.actor.restart.remote(first, self.cfg.resources.device, work_dir, inst.holders)] = (
@@ -256,7 +233,7 @@ class Scheduler:
             self._active[inst.actor.run_point.remote(inst.current)] = inst
         else:
             inst.current = None
-            inst.stage = "stopping"
+            inst.stage = Stage.STOPPING
             self._active[inst.actor.stop.remote()] = inst
 
     def _lost(self, inst: Instance, exc: BaseException) -> Instance | None:
@@ -314,8 +291,3 @@ class Scheduler:
             self._release(inst)
         # the engines' work dirs (logs, FlexGen outputs): each result already holds its engine log
         shutil.rmtree(self.work_root, ignore_errors=True)
-
-
-def engine_exited(result: TrialResult) -> bool:
-    """True when the trial's engine died under it (the runner's ``engine_exited`` flag)."""
-    return any(f.kind is FlagKind.ENGINE_EXITED for f in result.flags)

@@ -16,10 +16,11 @@ from workloads.arrivals import arrival_offsets
 from workloads.constraints import Constraints, StopTracker
 from workloads.driver import run_concurrency
 from workloads.metrics import summarize
+from workloads.point_run import Outcome, Target
 from workloads.records import RequestRecord
 from workloads.sender import run_open_loop
 from workloads.static_batch import run_static_batch
-from workloads.strategies import Outcome, Target, run_strategy
+from workloads.strategies import run_strategy
 
 pytestmark = pytest.mark.integration
 

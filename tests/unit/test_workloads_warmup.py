@@ -19,7 +19,8 @@ from orchestrator.core.validity import FlagKind
 from tests.unit.test_workloads_client import serve
 from workloads.checks import check_point
 from workloads.datasets import count_tokens
-from workloads.strategies import Target, run_strategy
+from workloads.point_run import Target
+from workloads.strategies import run_strategy
 
 transformers = pytest.importorskip("transformers")
 
