@@ -4,10 +4,10 @@
 
 For every tool, at rising constant request rates (open loop, ``n = max(min_n, rate * seconds)``
 requests of 16 prompt words, 8 streamed tokens each), on one local fake server
-(:mod:`benchmarks.fake_openai_server`, its own process):
+(:mod:`engines.standins.fake_openai_server`, its own process):
 
 * send delay: derived from the server's arrival times for every tool alike
-  (:func:`benchmarks.truth.derived_send_delays_ns`: arrival_i - (t0 + i / rate), t0 fitted so the
+  (:func:`engines.standins.truth.derived_send_delays_ns`: arrival_i - (t0 + i / rate), t0 fitted so the
   least-late request has delay 0); ours also reports its own sent - scheduled.
 * with every request successful, a rate is *sustained* when the derived send-delay p99 < 1 ms,
   *kept up* when p50 < 1 ms and p99 < 10 ms (the validity rule of ``workloads.metrics.summarize``),
@@ -41,7 +41,7 @@ from typing import Any
 
 from benchmarks.loopback import round_trip_p50_us
 from benchmarks.peers import ROOT, Job, Tool, ensure_venv, tools
-from benchmarks.truth import (
+from engines.standins.truth import (
     ServerTruth,
     derived_send_delays_ns,
     median_ttft_error_ms,
@@ -77,7 +77,11 @@ def http(url: str, method: str = "GET") -> dict[str, Any]:
 
 
 def start_server(port: int, tokens: int, itl_ms: float, log: Path) -> subprocess.Popen[bytes]:
-    argv = [*NICE, sys.executable, str(Path(__file__).parent / "fake_openai_server.py")]
+    argv = [
+        *NICE,
+        sys.executable,
+        str(Path(__file__).parents[1] / "engines" / "standins" / "fake_openai_server.py"),
+    ]
     argv += ["--port", str(port), "--tokens", str(tokens), "--itl-ms", str(itl_ms)]
     proc = subprocess.Popen(argv, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 30

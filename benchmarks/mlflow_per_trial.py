@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import requests
 
+from engines.standins.fake_trials import make_result, write_sweep
 from orchestrator.tracking.server import MLflowServer
 from orchestrator.tracking.sync import Uploader
-from tests.fake_trials import make_result, write_sweep
 
 
 class CountingSession:

@@ -1,6 +1,6 @@
 """Makespan of the Ray scheduler on simulated clusters, against the lower bound.
 
-A mixed grid of command-engine trials with known durations (``benchmarks/sleeper.py`` sleeps for
+A mixed grid of command-engine trials with known durations (``engines/standins/sleeper.py`` sleeps for
 ``{concurrency}`` × SCALE seconds; TP {1,2,4,8}; one engine instance per trial) runs on local Ray
 clusters of 1×8, 2×8 and 4×8 logical GPUs (the grid is replicated once per node so every cluster
 has work for all its GPUs). Lower bound = max(total GPU-seconds / GPUs, longest trial).
@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.schedule_floor import integral_bound
+from engines.standins.schedule_floor import integral_bound
 from orchestrator.config.store import load_experiment
 from orchestrator.core.results import TrialResult
 from orchestrator.core.status import Status
@@ -40,7 +40,7 @@ from orchestrator.store.reader import load_durations
 from orchestrator.store.results import ResultsStore
 from orchestrator.sweep.grid import expand
 
-SLEEPER = Path(__file__).with_name("sleeper.py")
+SLEEPER = Path(__file__).parents[1] / "engines" / "standins" / "sleeper.py"
 TPS = (1, 2, 4, 8)
 DURATIONS = (1, 2, 3)  # × scale seconds
 

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.truth import ServerTruth, paired_ttft_errors_ns, pct
+from engines.standins.truth import ServerTruth, paired_ttft_errors_ns, pct
 from workloads.driver import run_concurrency_sync
 from workloads.sender import run_open_loop_sync
 
 pytestmark = pytest.mark.integration
 
-SERVER = Path(__file__).resolve().parents[2] / "benchmarks" / "fake_openai_server.py"
+SERVER = Path(__file__).resolve().parents[2] / "engines" / "standins" / "fake_openai_server.py"
 TTFT_MS = 20.0
 P50_BOUND_MS = 20.0  # generous: other jobs starve both processes by several ms on a busy 2-core box
 

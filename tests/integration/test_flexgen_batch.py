@@ -17,7 +17,7 @@ from orchestrator.sweep.grid import expand
 
 pytestmark = pytest.mark.integration
 
-FAKE = Path(__file__).with_name("fake_flex_opt.py")
+FAKE = Path(__file__).parents[2] / "engines" / "standins" / "fake_flex_opt.py"
 
 
 def test_sweep_of_num_gpu_batches_with_an_oom(tmp_path: Path) -> None:

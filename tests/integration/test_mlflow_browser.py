@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from engines.standins.fake_trials import write_sweep
 from orchestrator.tracking.sync import Uploader
-from tests.fake_trials import write_sweep
 
 pytestmark = pytest.mark.integration
 

@@ -26,7 +26,7 @@ from tests.conftest import kill_tagged, tagged_env, wait_no_tagged
 pytestmark = pytest.mark.integration
 
 
-SLEEPER = Path(__file__).parents[2] / "benchmarks" / "sleeper.py"
+SLEEPER = Path(__file__).parents[2] / "engines" / "standins" / "sleeper.py"
 
 
 def sleep_command(seconds: float, marker_dir: Path | None = None) -> str:

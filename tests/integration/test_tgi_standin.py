@@ -1,4 +1,4 @@
-"""The TGI stand-in (tests/standins/tgi, behaviour of TGI 3.3.7) as real processes, and our TGI path
+"""The TGI stand-in (engines/standins/tgi, behaviour of TGI 3.3.7) as real processes, and our TGI path
 against it: flags and clap errors, the torch.distributed master port and shard sockets, the HTTP API
 through workloads.clients.tgi.stream_tgi, validation, and one static-batch point via EngineRunner.
 """
@@ -31,7 +31,7 @@ from workloads.records import RequestRecord
 
 pytestmark = pytest.mark.integration
 
-BIN = Path(__file__).resolve().parents[1] / "standins" / "tgi" / "bin"
+BIN = Path(__file__).resolve().parents[2] / "engines" / "standins" / "tgi" / "bin"
 HOST = "127.0.0.1"
 
 

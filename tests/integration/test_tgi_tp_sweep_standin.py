@@ -22,7 +22,7 @@ from tests.integration.test_scheduling import orchestrate
 
 pytestmark = pytest.mark.integration
 
-BIN = Path(__file__).resolve().parents[1] / "standins" / "tgi" / "bin"
+BIN = Path(__file__).resolve().parents[2] / "engines" / "standins" / "tgi" / "bin"
 TINY = [  # the preset's model (bloomz-7b1-mt, 1512 tokens) replaced by the tiny local one
     "model=tiny", "model.path=tiny", "model.name=tiny-llama", "model.max_model_len=512",
     "engine.tgi.max_input_length=256", "engine.tgi.max_total_tokens=512",

@@ -15,13 +15,13 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from engines.process import free_port
+from engines.standins.fake_trials import API_KEY, HF_TOKEN, make_result, write_sweep
 from orchestrator.config.store import load_experiment
 from orchestrator.store.results import ResultsStore
 from orchestrator.tracking import compare
 from orchestrator.tracking.server import MLflowServer
 from orchestrator.tracking.sync import Uploader
 from orchestrator.tracking.tracker import Tracker
-from tests.fake_trials import API_KEY, HF_TOKEN, make_result, write_sweep
 from tests.integration.mlflow_rest import sweep_runs
 
 pytestmark = pytest.mark.integration

@@ -150,7 +150,7 @@ def test_standin_projects_like_flex_opt(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], extra: list[str], projected: float
 ) -> None:
     """The stand-in follows flex_opt.py: ``projected = bool(args.debug_mode or cut_gen_len)``."""
-    from tests.integration import fake_flex_opt
+    from engines.standins import fake_flex_opt
 
     argv = ["flex_opt", "--model", "facebook/opt-1.3b", "--prompt-len", "128", "--gen-len", "32", *extra]
     monkeypatch.setattr(sys, "argv", argv)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from engines.standins.fake_trials import HF_TOKEN, make_result, write_sweep
 from orchestrator.tracking import compare
 from orchestrator.tracking.run_record import flatten, read_record, step_points
-from tests.fake_trials import HF_TOKEN, make_result, write_sweep
 
 
 def test_record_from_store(tmp_path: Path) -> None:

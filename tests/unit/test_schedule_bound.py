@@ -1,6 +1,6 @@
-"""The best possible makespan when durations are multiples of a unit (benchmarks.schedule_floor)."""
+"""The best possible makespan when durations are multiples of a unit (engines.standins.schedule_floor)."""
 
-from benchmarks.schedule_floor import GRID, NODE, integral_bound, simulate
+from engines.standins.schedule_floor import GRID, NODE, integral_bound, simulate
 from orchestrator.execution.capacity import launch_order
 from orchestrator.sweep.placement import plan_for
 

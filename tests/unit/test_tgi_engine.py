@@ -170,8 +170,8 @@ def test_stray_launcher_env_is_not_inherited_natively() -> None:
 
 def test_launcher_env_is_the_standins_list() -> None:
     """One list (engines.tgi.launcher.LAUNCHER_ENV); the stand-in keeps its own, read from the same source."""
+    from engines.standins.tgi.launcher import OPTS
     from engines.tgi.launcher import LAUNCHER_ENV
-    from tests.standins.tgi.launcher import OPTS
 
     assert sorted(LAUNCHER_ENV) == sorted(o.name.upper() for o in OPTS if o.env)
     assert len(set(LAUNCHER_ENV)) == len(LAUNCHER_ENV) == 53

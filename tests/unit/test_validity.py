@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engines.standins.fake_trials import make_result, write_sweep
 from orchestrator.core.load import LoadSpec
 from orchestrator.core.validity import Flag, FlagKind, failing, flags_text
 from orchestrator.tracking.run_record import read_record
-from tests.fake_trials import make_result, write_sweep
 from workloads.checks import check_point
 
 

@@ -23,7 +23,7 @@ about 1 ms (libuv), so inter-token gaps are ``--itl-ms`` or up to ~1 ms more.
 fired) and the process CPU time; ``POST /reset``
 clears them. ``GET /v1/models`` and ``/health`` answer for readiness probes.
 
-Run: ``python benchmarks/fake_openai_server.py --port 8711 [--tokens 8 --itl-ms 1 --ttft-ms 0]``.
+Run: ``python engines/standins/fake_openai_server.py --port 8711 [--tokens 8 --itl-ms 1 --ttft-ms 0]``.
 """
 
 from __future__ import annotations

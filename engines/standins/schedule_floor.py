@@ -12,7 +12,7 @@ too; the grid's 900 GPU-seconds on 8 GPUs put at least 112.5 s, hence 120 s, on 
 lower bound of the makespan benchmark (GPU-seconds / GPUs) is 112.5 s. The same holds for the grid
 replicated on N nodes.
 
-    python -m benchmarks.schedule_floor [--overhead 0]
+    python -m engines.standins.schedule_floor [--overhead 0]
 """
 
 from __future__ import annotations
