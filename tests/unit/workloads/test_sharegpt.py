@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.unit.test_workloads_datasets import bpe_tokenizer, tiny_tokenizer  # noqa: F401 (fixtures)
+from tests.unit.workloads.test_datasets import bpe_tokenizer, tiny_tokenizer  # noqa: F401 (fixtures)
 from workloads.datasets import Prompt, count_tokens, shared_prefix_prompts
 from workloads.driver import build_payloads
 from workloads.sharegpt import read_conversations, sharegpt_prompts
