@@ -7,8 +7,8 @@ has work for all its GPUs). Lower bound = max(total GPU-seconds / GPUs, longest 
 
 Each cluster runs the grid twice, as a user's first and next sweep would: ``first`` knows no
 durations (instances start largest TP first, in config order); ``known`` reads the first run's
-trial durations from the results store (``orchestrator.execution.history``) and starts the longest first
-within a TP. Per-trial orchestration overhead = an instance's time from placement request to
+trial durations from the results store (``orchestrator.store.reader.load_durations``) and starts
+the longest first within a TP. Per-trial orchestration overhead = an instance's time from placement request to
 release, minus the time its command slept. The last number on the last line is the worst
 makespan / lower bound of the ``known`` runs; the line also gives the ``first`` runs' worst.
 

@@ -15,7 +15,7 @@ class TGIConfig:
 
     ``shard_uds_path``, ``master_addr``, ``master_port``, ``prometheus_port``: None gives each engine
     instance its own (a free port, a per-instance socket path); a set value is only allowed when no
-    two instances can share a node (orchestrator/execution/side_channels.py).
+    two instances can share a node (orchestrator/sweep/colocation.py).
     """
 
     launcher: str = "native"  # native | docker | podman

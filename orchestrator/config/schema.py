@@ -35,7 +35,7 @@ class EngineConfig:
     env: dict[str, str] = field(default_factory=dict)
     cpus: int = 1
     startup_timeout_s: float = 600.0
-    command: str | None = None  # command engine: a per-trial command template (see engines/command.py)
+    command: str | None = None  # command engine: a per-trial command template (see engines/command/engine.py)
     trial_timeout_s: float = 3600.0  # batch engines (command, FlexGen): one trial's run
     reuse: bool = True
     pipeline_parallel_size: int | None = None
