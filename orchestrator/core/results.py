@@ -31,6 +31,11 @@ class TrialResult:
     steps: list[dict[str, float]] = field(default_factory=list)  # rate-sweep steps / SLA probes
     flags: list[Flag] = field(default_factory=list)  # validity checks it failed (core.validity)
 
+    def add_engine_info(self, base: Mapping[str, Any], **extra: Any) -> None:
+        """The engine info of the instance that ran the trial under this result's own (and ``extra``
+        over both): the one place a result's engine info is merged."""
+        self.engine_info = {**base, **self.engine_info, **extra}
+
     def to_dict(self) -> dict[str, Any]:
         """The ``result.json`` fields (the records and the engine log are stored beside it)."""
         return {

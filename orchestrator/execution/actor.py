@@ -67,7 +67,7 @@ class EngineActor:
             result = self.runner.run_point(trial)
         except Exception as exc:  # a bug or bad input in one point must not kill the sweep
             result = failed_result(trial, exception_text(exc), FailureReason.ENGINE_CRASH)
-            result.engine_info = dict(self.runner.info)
+            result.add_engine_info(self.runner.info)
         result.engine_log = result.engine_log or self.runner.log_text()
         return result
 

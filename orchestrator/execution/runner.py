@@ -140,7 +140,7 @@ class EngineRunner:
             assert self.batch_spec is not None
             batch_engine = cast(BatchEngine, self.engine)
             result = run_batch_trial(batch_engine, self.engine_cfg, self.model, trial, self.batch_spec)
-            result.engine_info = {**self.info, **result.engine_info}
+            result.add_engine_info(self.info)
             return result
         # imported here: batch engines (command, FlexGen) never load the HTTP client stack, which
         # would add ~0.4 s to every engine actor's start on a small machine

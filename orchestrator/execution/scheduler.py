@@ -149,7 +149,7 @@ class Scheduler:
             self._next_point(inst)
         elif inst.stage is Stage.RUNNING:
             assert inst.current is not None
-            value.engine_info = {**inst.info, **value.engine_info, "attempt": inst.attempt}
+            value.add_engine_info(inst.info, attempt=inst.attempt)
             self.on_result(inst.current, value)
             if engine_exited(value) and inst.queue:
                 self._fresh_engine(inst, value)

@@ -85,10 +85,6 @@ def largest_first(tps: Sequence[int]) -> list[int]:
     return sorted(tps, reverse=True)
 
 
-def cluster_nodes(num_nodes: int, gpus_per_node: int, cpus_per_node: int) -> list[NodeSpec]:
-    return [NodeSpec(gpus_per_node, cpus_per_node) for _ in range(num_nodes)]
-
-
 def detect_local_gpus() -> int:
     """Number of NVIDIA GPUs on this machine (0 without a driver)."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")

@@ -18,10 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.core.errors import TrackingError
-from orchestrator.core.results import TrialResult
-from orchestrator.core.trial import Trial
 from orchestrator.store.redact import Redactor
-from orchestrator.tracking.run_record import RunRecord, flatten, numeric_metrics, read_record, step_points
+from orchestrator.tracking.run_record import RunRecord, flatten, numeric_metrics, step_points
 
 __all__ = ["ChildRun", "Tracker", "flatten", "numeric_metrics"]
 
@@ -137,12 +135,6 @@ class Tracker:
             self.client.set_terminated(run_id, status=status)
         self.children[record.trial_id] = ChildRun(run_id, status, record.ended_at, artifact_uri)
         return run_id
-
-    def log_trial(
-        self, parent_id: str, sweep_id: str, trial: Trial, result: TrialResult, trial_dir: Path
-    ) -> str:
-        """Log a trial that the results store has just written to ``trial_dir``."""
-        return self.log_record(parent_id, sweep_id, read_record(trial_dir))
 
     def log_steps(self, run_id: str, points: Sequence[Mapping[str, Any]], x: str = "offered_rate") -> None:
         """Step metrics of a rate sweep: point i (sorted by ``x``) at step i, as ``steps/<metric>``.
