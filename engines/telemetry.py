@@ -153,6 +153,64 @@ class NVMLMemory:
             self._nvml = None
 
 
+class NVMLEnergy:
+    """Energy per GPU over a window from NVML's total-energy counter
+    (``nvmlDeviceGetTotalEnergyConsumption``, mJ since the driver loaded; Volta and newer).
+
+    :meth:`start` before the point, :meth:`joules` after it: J per device, or [] with the reason
+    in ``skipped`` (no GPU, no NVML, or a device that does not support the counter).
+    """
+
+    def __init__(self, gpu_ids: Sequence[str]) -> None:
+        self.gpu_ids = list(gpu_ids)
+        self.skipped = ""
+        self._nvml: Any = None
+        self._handles: list[Any] = []
+        self._start: list[int] = []
+
+    def start(self) -> NVMLEnergy:
+        if not self.gpu_ids:
+            self.skipped = "no GPU (the engine runs on CPU)"
+            return self
+        try:
+            import pynvml  # nvidia-ml-py (the [gpu] extra)
+        except ImportError:
+            self.skipped = "nvidia-ml-py is not installed"
+            return self
+        try:
+            pynvml.nvmlInit()
+            self._nvml = pynvml
+            self._handles = [
+                pynvml.nvmlDeviceGetHandleByUUID(g) if g.startswith(("GPU-", "MIG-"))
+                else pynvml.nvmlDeviceGetHandleByIndex(int(g))
+                for g in self.gpu_ids
+            ]  # fmt: skip
+            self._start = [pynvml.nvmlDeviceGetTotalEnergyConsumption(h) for h in self._handles]
+        except (pynvml.NVMLError, ValueError) as exc:
+            self.skipped = f"NVML total energy counter not available: {exc}"
+            self.close()
+        return self
+
+    def joules(self) -> list[float]:
+        """J per device since :meth:`start` ([] when skipped); closes NVML."""
+        if not self._start:
+            self.close()
+            return []
+        try:
+            end = [self._nvml.nvmlDeviceGetTotalEnergyConsumption(h) for h in self._handles]
+        except self._nvml.NVMLError as exc:
+            self.skipped = f"NVML total energy counter failed: {exc}"
+            return []
+        finally:
+            self.close()
+        return [(b - a) / 1000.0 for a, b in zip(self._start, end, strict=True)]
+
+    def close(self) -> None:
+        if self._nvml is not None:
+            self._nvml.nvmlShutdown()
+            self._nvml = None
+
+
 @dataclass
 class PointTelemetry:
     """Start before a workload point, stop after it; :meth:`metrics` gives the ``engine_*`` values."""

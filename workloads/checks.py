@@ -16,6 +16,7 @@ from typing import Any
 from orchestrator.core.load import LoadSpec, Strategy
 from orchestrator.core.validity import Flag, FlagKind
 from workloads.metrics import BUNCHED_ITL_MS
+from workloads.stats import coefficient_of_variation
 
 COALESCED_TOKENS_PER_EVENT = 1.05
 """Above this many output tokens per token event, TPOT/ITL are measured over coalesced steps."""
@@ -130,3 +131,51 @@ CHECKS: tuple[Check, ...] = (short_outputs, prefix_cache_hits, bunched_stream, c
 def check_point(spec: LoadSpec, metrics: Metrics, checks: Sequence[Check] = CHECKS) -> list[Flag]:
     """Every flag the point's metrics raise, in check order."""
     return [flag for check in checks if (flag := check(spec, metrics)) is not None]
+
+
+STABILITY_METRICS = (
+    "ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "itl_p99_ms", "e2e_p50_ms", "request_throughput",
+    "output_token_throughput", "total_throughput_tok_s", "total_latency_s", "decode_throughput_tok_s",
+    "prefill_latency_ms_avg", "decode_token_latency_ms_avg", "decode_throughput_avg", "sla_max_rate",
+)  # fmt: skip
+"""The headline metrics whose spread over repeats :func:`unstable` checks (those a trial has)."""
+
+
+def unstable(values: Mapping[str, Sequence[float]], max_cv: float, failed: int = 0) -> Flag | None:
+    """The repeats of one trial disagree: a headline metric's coefficient of variation over them
+    exceeds ``max_cv`` (``stats.max_cv``), or some repeats failed while others finished.
+
+    ``values``: metric → its value in each finished repeat. Qualifies, never fails: the mean and
+    its interval are still what the repeats measured, but the spread says the machine (or the
+    engine) drifted, so a comparison needs more repeats or a quieter machine.
+    """
+    worst = []
+    for key in STABILITY_METRICS:
+        cv = coefficient_of_variation(values.get(key, ()))
+        if cv > max_cv:
+            worst.append((cv, key))
+    parts = [f"{key} CV {cv:.1%}" for cv, key in sorted(worst, reverse=True)]
+    n = max((len(v) for v in values.values()), default=0)
+    if failed:
+        parts.append(f"{failed} of {n + failed} repeats failed")
+    if not parts:
+        return None
+    return Flag(FlagKind.UNSTABLE, f"repeats disagree beyond stats.max_cv={max_cv:g} over {n} repeats: "
+                + ", ".join(parts))  # fmt: skip
+
+
+def co_tenancy(others: Sequence[Mapping[str, Any]], window_s: float) -> Flag | None:
+    """Other engine instances measured on the same node during this trial's window: its figures
+    share the node's CPUs, memory bandwidth and PCIe with theirs. Qualifies, never fails
+    (``ray.exclusive_nodes=true`` prevents it). ``others``: :meth:`orchestrator.execution.accounting.
+    Windows.close`'s records."""
+    if not others:
+        return None
+    names = ", ".join(
+        f"{o['trial_id']} (GPUs {','.join(map(str, o.get('gpus') or [])) or '-'}; {o['overlap_s']:.1f} s"
+        + (", still measuring" if o.get("ongoing") else "")
+        + ")"
+        for o in others
+    )
+    return Flag(FlagKind.CO_TENANCY, f"{len(others)} other instance(s) measured on the same node during "
+                f"this trial's {window_s:.1f} s window: {names}")  # fmt: skip

@@ -175,3 +175,19 @@ def interleave(keys: Sequence[Hashable], repeats: int, seed: int = 0) -> list[tu
             perm[0], perm[j] = perm[j], perm[0]
         order.extend((key, r) for key in perm)
     return order
+
+
+def significant(ratio: Interval) -> bool:
+    """A ratio's interval (over at least two samples each side) excludes 1: the two differ at its level."""
+    return ratio.n >= 2 and math.isfinite(ratio.half_width) and ratio.excludes(1.0)
+
+
+def ratio_text(ratio: Interval, fmt: str = ".3f") -> str:
+    """``1.234 ± 0.056`` for a ratio with an interval, ``(n.s.)`` appended when the interval contains 1
+    (no significant difference at its level); just the value without one (a single sample each)."""
+    if not math.isfinite(ratio.value):
+        return "-"
+    text = ratio.text(fmt)
+    if ratio.n >= 2 and math.isfinite(ratio.half_width) and not significant(ratio):
+        text += " (n.s.)"
+    return text

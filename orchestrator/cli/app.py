@@ -26,9 +26,11 @@ from orchestrator.execution.provenance import collect as collect_provenance
 from orchestrator.report.summary import print_summary
 from orchestrator.store.reader import load_durations
 from orchestrator.store.results import ResultsStore
+from orchestrator.sweep.aggregate import write_aggregates
 from orchestrator.sweep.grid import expand
 from orchestrator.sweep.multi_engine import engine_configs
 from orchestrator.sweep.placement import check_tp, planned_nodes
+from orchestrator.sweep.repeats import with_repeats
 from orchestrator.tracking.server import MLflowServer
 from orchestrator.tracking.sync import Uploader
 
@@ -56,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         nodes = planned_nodes(cfg.resources) if not cfg.ray.address else _any_nodes()
         configs = engine_configs(cfg, overrides, registry().keys(), nodes)  # validated; one per engine
         trials = [] if cfg.kind == "planner" else [t for c in configs for t in expand(c)]
+        trials = with_repeats(trials, cfg.repeats, cfg.stats.seed)  # every engine's, interleaved
     except ConfigError as exc:
         Console(stderr=True, soft_wrap=True).print(f"[bold red]config error[/] {exc}", highlight=False)
         return exc.exit_code
@@ -156,6 +159,8 @@ def run_sweep(cfg: ExperimentConfig, trials: list[Trial], console: Console) -> i
                 check_tp(tp, nodes)
             durations = load_durations(store.root, {t.trial_id for t in todo})
             Scheduler(cfg, sweep_id, nodes, on_result, durations).run(todo)
+        for config_id in write_aggregates(store, trials, cfg.stats):  # repeats > 1: mean, CI, drift
+            uploader.upload(config_id, aggregate=True)
         ok = all(r["status"] == Status.DONE for r in store.all_results())
         uploader.finish(ok)
         print_summary(console, store, trials)

@@ -159,6 +159,7 @@ class RayConfig:
     max_concurrent_engines: int = 1
     max_retries: int = 1  # an instance whose actor or node died is retried this often on fresh resources
     warm_workers: int = 8  # idle Ray workers kept per node (≤ max_concurrent_engines) for fast actor starts
+    exclusive_nodes: bool = False  # no two measurement windows at once on a node (start-ups may overlap)
 
 
 @dataclass
@@ -187,6 +188,32 @@ class ReportConfig:
 
 
 @dataclass
+class StatsConfig:
+    """Repeats and their statistics (``repeats`` > 1): run order, engine restarts, intervals, drift.
+
+    ``restart``: ``warm`` runs a configuration's repeats on one engine (its trials' repeats
+    interleaved there); ``cold`` restarts the engine between repeats (one instance per engine group
+    and round, the rounds of all groups interleaved). ``level``: of the bootstrap intervals and the
+    significance of ratios. ``max_cv``: a trial whose repeats' coefficient of variation exceeds it
+    on a headline metric is flagged ``unstable``. ``seed``: the shuffle of the run order and the
+    bootstrap resampling.
+    """
+
+    level: float = 0.95
+    seed: int = 0
+    restart: str = "warm"
+    max_cv: float = 0.1
+    resamples: int = 10_000
+
+
+@dataclass
+class CostConfig:
+    """``gpu_hour_usd``: the price of one GPU-hour; set, each trial gets $ per million output tokens."""
+
+    gpu_hour_usd: float | None = None
+
+
+@dataclass
 class ExperimentConfig:
     """The whole composed experiment."""
 
@@ -196,6 +223,7 @@ class ExperimentConfig:
     sweep_id: str | None = None
     results_dir: str = "results"
     dry_run: bool = False
+    repeats: int = 1  # runs of every trial (> 1: mean and confidence interval per metric, see stats)
     engine: EngineConfig = field(default_factory=EngineConfig)
     # several engines in one sweep (seed 003): conf/engine options, each composed with its overrides
     engines: list[str] = field(default_factory=list)
@@ -207,3 +235,5 @@ class ExperimentConfig:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     planner: PlannerConfig = field(default_factory=PlannerConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    stats: StatsConfig = field(default_factory=StatsConfig)
+    cost: CostConfig = field(default_factory=CostConfig)

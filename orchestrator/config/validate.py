@@ -84,10 +84,28 @@ def validate_fields(cfg: ExperimentConfig, engine_names: Iterable[str]) -> None:
             f"input {max(w.input_len)} + output {max(w.output_len)} = {longest} tokens exceeds "
             f"model.max_model_len={cfg.model.max_model_len}; lower the lengths or raise model.max_model_len",
         )
+    validate_stats(cfg)
     if not 0 <= cfg.tracking.port <= 65535:
         raise ConfigError(
             "tracking.port", f"must be within 0..65535 (0 = any free port), got {cfg.tracking.port}"
         )
+
+
+RESTARTS = ("warm", "cold")
+
+
+def validate_stats(cfg: ExperimentConfig) -> None:
+    """``repeats``, ``stats.*`` and ``cost.*``."""
+    if cfg.repeats < 1:
+        raise ConfigError("repeats", f"must be >= 1, got {cfg.repeats}")
+    s = cfg.stats
+    if not 0 < s.level < 1:
+        raise ConfigError("stats.level", f"must be within (0, 1), got {s.level}")
+    _one_of("stats.restart", s.restart, RESTARTS)
+    _positive("stats.max_cv", s.max_cv)
+    _positive("stats.resamples", s.resamples)
+    if cfg.cost.gpu_hour_usd is not None and cfg.cost.gpu_hour_usd < 0:
+        raise ConfigError("cost.gpu_hour_usd", f"must be >= 0 or null, got {cfg.cost.gpu_hour_usd}")
 
 
 def _one_of(field: str, value: object, allowed: Sequence[object]) -> None:

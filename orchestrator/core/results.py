@@ -30,6 +30,8 @@ class TrialResult:
     ended_at: float = 0.0
     steps: list[dict[str, float]] = field(default_factory=list)  # rate-sweep steps / SLA probes
     flags: list[Flag] = field(default_factory=list)  # validity checks it failed (core.validity)
+    # the node during the measurement: other instances measuring there, CPU load (execution.accounting)
+    co_tenancy: dict[str, Any] = field(default_factory=dict)
 
     def add_engine_info(self, base: Mapping[str, Any], **extra: Any) -> None:
         """The engine info of the instance that ran the trial under this result's own (and ``extra``
@@ -38,7 +40,7 @@ class TrialResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``result.json`` fields (the records and the engine log are stored beside it)."""
-        return {
+        out = {
             "trial_id": self.trial_id,
             "status": str(self.status),
             "reason": str(self.reason) if self.reason else None,
@@ -50,6 +52,9 @@ class TrialResult:
             "started_at": self.started_at,
             "ended_at": self.ended_at,
         }
+        if self.co_tenancy:
+            out["co_tenancy"] = self.co_tenancy
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TrialResult:
@@ -64,6 +69,7 @@ class TrialResult:
             engine_info=dict(d.get("engine_info") or {}),
             started_at=float(d.get("started_at") or 0.0),
             ended_at=float(d.get("ended_at") or 0.0),
+            co_tenancy=dict(d.get("co_tenancy") or {}),
         )
 
 

@@ -2,7 +2,9 @@
 
 A trial id is the first 12 hex digits of the SHA-256 of the trial's resolved config as canonical
 JSON (:func:`stable_hash` of :meth:`Trial.resolved`); the group id (the unit of engine reuse)
-hashes the engine instance alone (:func:`engine_instance`).
+hashes the engine instance alone (:func:`engine_instance`). With ``repeats`` > 1 each repeat is a
+trial of its own whose resolved config adds ``repeat: <index>`` (:mod:`orchestrator.sweep.repeats`);
+with one repeat nothing is added, so the ids of earlier sweeps stay what they were.
 """
 
 from __future__ import annotations
@@ -57,6 +59,14 @@ class Trial:
     model: ModelConfig = field(compare=False)
     point: LoadSpec = field(compare=False)
     axes: Axes = field(default=(), compare=False)  # engine.sweep values
+    repeat: int | None = field(default=None, compare=False)  # the repeat index, only when repeats > 1
+    config_id: str = field(default="", compare=False)  # the id without the repeat index
+
+    @property
+    def base_id(self) -> str:
+        """The configuration's id: what the trial id is without a repeat index (the same for all
+        repeats of a trial; the trial id itself when it has none)."""
+        return self.config_id or self.trial_id
 
     @property
     def label(self) -> str:
@@ -65,10 +75,13 @@ class Trial:
 
     @property
     def name(self) -> str:
-        return f"{self.engine.name}-tp{self.tp}-{self.label}"
+        base = f"{self.engine.name}-tp{self.tp}-{self.label}"
+        return base if self.repeat is None else f"{base}-r{self.repeat}"
 
     def resolved(self) -> dict[str, Any]:
         """The trial's full resolved config: what its id hashes, and what MLflow logs."""
         out = engine_instance(self.engine, self.model, self.tp)
         out["workload"] = self.point.to_dict()
+        if self.repeat is not None:
+            out["repeat"] = self.repeat
         return out

@@ -24,6 +24,8 @@ class FlagKind(enum.StrEnum):
     COALESCED_STREAM = "coalesced_stream"  # several tokens per SSE event: TPOT/ITL over fewer steps
     BUNCHED_STREAM = "bunched_stream"  # one token per event, but most events arrived together (ITL ~0)
     ENGINE_EXITED = "engine_exited"  # the engine process exited during the point
+    UNSTABLE = "unstable"  # the repeats of a trial disagree beyond stats.max_cv
+    CO_TENANCY = "co_tenancy"  # another engine instance measured on the same node at the same time
 
 
 @dataclass(frozen=True)

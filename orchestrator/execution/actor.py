@@ -13,6 +13,7 @@ from orchestrator.core.errors import EngineError
 from orchestrator.core.results import StartReply, TrialResult
 from orchestrator.core.status import FailureReason
 from orchestrator.core.trial import Trial
+from orchestrator.execution.probe import NodeProbe
 from orchestrator.execution.runner import EngineRunner, exception_text, failed_result
 
 
@@ -37,6 +38,7 @@ class EngineActor:
 
     def __init__(self, trial: Trial, device: str, work_dir: str) -> None:
         self.runner = EngineRunner(trial.engine, trial.model, trial.tp, device, Path(work_dir))
+        self.gpu_ids: list[str] = []  # the GPUs whose energy a point reads (on GPU only)
 
     def restart(self, trial: Trial, device: str, work_dir: str, holders: list[Any]) -> StartReply:
         """Run another engine instance of the same shape on the GPUs this actor already holds."""
@@ -46,6 +48,7 @@ class EngineActor:
 
     def start(self, holders: list[Any]) -> StartReply:
         here = where()
+        self.gpu_ids = here["gpu_ids"] if self.runner.device == "gpu" else []
         placement = [here, *ray.get([h.where.remote() for h in holders])]
         try:
             info = self.runner.start(here["gpu_ids"])
@@ -63,8 +66,9 @@ class EngineActor:
         return StartReply(True, info)
 
     def run_point(self, trial: Trial) -> TrialResult:
+        probe = NodeProbe(self.gpu_ids).start()
         try:
-            result = self.runner.run_point(trial)
+            result = probe.finish(self.runner.run_point(trial))
         except Exception as exc:  # a bug or bad input in one point must not kill the sweep
             result = failed_result(trial, exception_text(exc), FailureReason.ENGINE_CRASH)
             result.add_engine_info(self.runner.info)

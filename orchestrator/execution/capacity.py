@@ -77,8 +77,11 @@ def pick_next(plans: Sequence[PlacementPlan], capacity: Capacity) -> int | None:
     return None
 
 
-def launch_order(tps: Sequence[int], costs: Sequence[float | None]) -> list[int]:
-    """Indices, largest TP first, then longest expected cost first (longest-processing-time).
+def launch_order(
+    tps: Sequence[int], costs: Sequence[float | None], rounds: Sequence[int] | None = None
+) -> list[int]:
+    """Indices, round by round (repeats whose engine restarts: :mod:`orchestrator.sweep.repeats`),
+    then largest TP first, then longest expected cost first (longest-processing-time).
 
     An unknown cost counts as the median known cost of its TP; with none known, the given order
     is kept (the sort is stable).
@@ -89,7 +92,8 @@ def launch_order(tps: Sequence[int], costs: Sequence[float | None]) -> list[int]
             by_tp.setdefault(tp, []).append(cost)
     median = {tp: statistics.median(values) for tp, values in by_tp.items()}
     filled = [c if c is not None else median.get(tp, 0.0) for tp, c in zip(tps, costs, strict=True)]
-    return sorted(range(len(tps)), key=lambda i: (-tps[i], -filled[i]))
+    round_of = list(rounds) if rounds is not None else [0] * len(tps)
+    return sorted(range(len(tps)), key=lambda i: (round_of[i], -tps[i], -filled[i]))
 
 
 def instance_cost(trials: Sequence[Trial], durations: Mapping[str, float]) -> float | None:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ray.util.placement_group import PlacementGroup
 
+from orchestrator.config.schema import ExperimentConfig
 from orchestrator.core.results import TrialResult
 from orchestrator.core.trial import Trial
 from orchestrator.core.validity import FlagKind
-from orchestrator.sweep.placement import PlacementPlan
+from orchestrator.execution.capacity import instance_cost, launch_order
+from orchestrator.sweep.placement import NodeSpec, PlacementPlan, plan_for
+from orchestrator.sweep.repeats import engine_groups
 
 
 class Stage(enum.StrEnum):
@@ -42,8 +46,21 @@ class Instance:
     placed_at: float = 0.0  # placement group ready
     started_at: float = 0.0  # engine actor started the engine
     released_at: float = 0.0
+    held_since: float = 0.0  # end of its last point: the next one holds the GPUs from then (cost)
 
 
 def engine_exited(result: TrialResult) -> bool:
     """True when the trial's engine died under it (the runner's ``engine_exited`` flag)."""
     return any(f.kind is FlagKind.ENGINE_EXITED for f in result.flags)
+
+
+def plan_instances(
+    trials: Sequence[Trial], cfg: ExperimentConfig, nodes: Sequence[NodeSpec], durations: Mapping[str, float]
+) -> list[Instance]:
+    """Engine instances to launch, round by round (repeats with engine restarts), largest TP first,
+    longest known first within a TP; one per trial when reuse is off."""
+    groups = engine_groups(trials, cfg.engine.reuse, cfg.stats.restart)
+    out = [Instance(g, plan_for(g[0].tp, cfg.engine.cpus, nodes), queue=list(g)) for _, g in groups]
+    costs = [instance_cost(i.trials, durations) for i in out]
+    order = launch_order([i.trials[0].tp for i in out], costs, [r for r, _ in groups])
+    return [out[k] for k in order]

@@ -31,13 +31,13 @@ from orchestrator.config.schema import ExperimentConfig
 from orchestrator.core.results import StartReply, TrialResult
 from orchestrator.core.status import FailureReason
 from orchestrator.core.trial import Trial
+from orchestrator.execution.accounting import Windows, settle
 from orchestrator.execution.actor import EngineActor, GpuHolder
-from orchestrator.execution.capacity import Capacity, instance_cost, launch_order, pick_next
-from orchestrator.execution.instance import Instance, Stage, engine_exited
+from orchestrator.execution.capacity import Capacity, pick_next
+from orchestrator.execution.instance import Instance, Stage, engine_exited, plan_instances
 from orchestrator.execution.ray_view import alive_nodes, wait_free
 from orchestrator.execution.runner import failed_result
 from orchestrator.execution.warm_pool import WarmPool
-from orchestrator.sweep.grid import group_by_engine
 from orchestrator.sweep.placement import NodeSpec, plan_for
 
 OnResult = Callable[[Trial, TrialResult], None]
@@ -69,19 +69,11 @@ class Scheduler:
         self._pending: list[Instance] = []
         self.pool = WarmPool(cfg.ray.warm_workers)
         self._released_at = 0.0  # last placement group removal (Ray takes ~0.1 s to take it back)
-
-    def instances(self, trials: Sequence[Trial]) -> list[Instance]:
-        """Engine instances to launch, largest TP first, longest known first within a TP; one per
-        trial when reuse is off."""
-        groups = list(group_by_engine(trials).values()) if self.cfg.engine.reuse else [[t] for t in trials]
-        out = [
-            Instance(g, plan_for(g[0].tp, self.cfg.engine.cpus, self.nodes), queue=list(g)) for g in groups
-        ]
-        costs = [instance_cost(i.trials, self.durations) for i in out]
-        return [out[k] for k in launch_order([i.trials[0].tp for i in out], costs)]
+        self.windows = Windows()  # measurement windows: co-tenancy, ray.exclusive_nodes
+        self._waiting: list[Instance] = []  # instances whose next point waits for their nodes
 
     def run(self, trials: Sequence[Trial]) -> None:
-        self._pending = pending = self.instances(trials)
+        self._pending = pending = plan_instances(trials, self.cfg, self.nodes, self.durations)
         if pending:  # no more warm workers per node than could ever start at once
             self.pool.per_node = min(self.pool.per_node, self.cfg.ray.max_concurrent_engines, len(pending))
             self.pool.start(ray.nodes())
@@ -93,10 +85,9 @@ class Scheduler:
                         break
                     self._place(pending.pop(index))
                 if not self._active:  # nothing runs and nothing fits: the cluster lost capacity
-                    for inst in pending:
-                        self._fail(
-                            inst, "no capacity left on the cluster for this TP", FailureReason.NODE_LOST
-                        )
+                    for t in (t for inst in pending for t in inst.queue):
+                        message = "no capacity left on the cluster for this TP"
+                        self.on_result(t, failed_result(t, message, FailureReason.NODE_LOST))
                     pending.clear()
                     break
                 ready, _ = ray.wait(list(self._active), num_returns=1)
@@ -150,11 +141,16 @@ class Scheduler:
         elif inst.stage is Stage.RUNNING:
             assert inst.current is not None
             value.add_engine_info(inst.info, attempt=inst.attempt)
+            now = time.time()
+            held, inst.held_since = now - max(inst.placed_at, inst.held_since), now
+            gpu_usd = self.cfg.cost.gpu_hour_usd
+            settle(value, self.windows, inst.plan.gpus, held, now, gpu_usd, inst.current.point.output_len)
             self.on_result(inst.current, value)
             if engine_exited(value) and inst.queue:
                 self._fresh_engine(inst, value)
             else:
                 self._next_point(inst)
+            self._wake()
         else:
             self._hand_over_or_release(inst)
         return None
@@ -228,16 +224,31 @@ class Scheduler:
         )
 
     def _next_point(self, inst: Instance) -> None:
-        if inst.queue:
+        if inst.queue and self.cfg.ray.exclusive_nodes and inst not in self._waiting:
+            inst.current = None
+            self._waiting.append(inst)  # sent once no other window is open on its nodes
+            self._wake()
+        elif inst.queue:
             inst.current = inst.queue.pop(0)
+            self.windows.open(inst.current.trial_id, inst.nodes, inst.info.get("gpus", []), time.time())
             self._active[inst.actor.run_point.remote(inst.current)] = inst
         else:
             inst.current = None
             inst.stage = Stage.STOPPING
             self._active[inst.actor.stop.remote()] = inst
 
+    def _wake(self) -> None:
+        """Send the waiting instances their next point, first come first, where their nodes are free."""
+        for inst in list(self._waiting):
+            if not self.windows.busy(inst.nodes):
+                self._next_point(inst)
+                self._waiting.remove(inst)
+
     def _lost(self, inst: Instance, exc: BaseException) -> Instance | None:
         """The actor (or its node) died: retry the remaining trials on fresh resources, or fail them."""
+        if inst.current is not None:
+            self.windows.drop(inst.current.trial_id)
+            self._wake()
         alive = alive_nodes()
         dead = [n for n in inst.nodes if n not in alive]
         for node in dead:
@@ -255,10 +266,6 @@ class Scheduler:
         for t in remaining:
             self.on_result(t, failed_result(t, message, reason))
         return None
-
-    def _fail(self, inst: Instance, message: str, reason: FailureReason) -> None:
-        for t in inst.queue:
-            self.on_result(t, failed_result(t, message, reason))
 
     def _release(self, inst: Instance) -> None:
         for handle in [inst.actor, *inst.holders]:

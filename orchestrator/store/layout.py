@@ -3,6 +3,7 @@
 ```
 <results_dir>/<sweep_id>/sweep.json
                          trials/<trial_id>/result.json config.yaml requests.parquet engine.log upload.json
+                         aggregates/<config_id>/result.json config.yaml upload.json   (repeats > 1)
                          report/
 ```
 """
@@ -22,13 +23,15 @@ REQUESTS = "requests.parquet"
 ENGINE_LOG = "engine.log"
 UPLOAD_MARKER = "upload.json"
 REPORT_DIR = "report"
+AGGREGATES = "aggregates"  # one directory per configuration run with repeats > 1: mean and CI
 ARTIFACTS = (CONFIG, RESULT, REQUESTS, ENGINE_LOG)
 """A trial's files that MLflow gets as artifacts (the ones that exist)."""
 
 
-def trial_dirs(sweep_dir: Path) -> Iterator[Path]:
-    """The finished trials' directories of a sweep, sorted (a trial being written is hidden)."""
-    trials = Path(sweep_dir) / TRIALS
+def trial_dirs(sweep_dir: Path, kind: str = TRIALS) -> Iterator[Path]:
+    """The finished trials' directories of a sweep (``kind``: ``trials`` or ``aggregates``), sorted
+    (a trial being written is hidden)."""
+    trials = Path(sweep_dir) / kind
     if trials.is_dir():
         for d in sorted(trials.iterdir()):
             if d.is_dir() and not d.name.startswith(".") and (d / RESULT).exists():

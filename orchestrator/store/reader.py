@@ -8,6 +8,7 @@ there.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 from collections.abc import Collection
@@ -20,6 +21,7 @@ import yaml
 
 from orchestrator.core.status import Status
 from orchestrator.store.layout import (
+    AGGREGATES,
     ARTIFACTS,
     CONFIG,
     REPORT_DIR,
@@ -49,6 +51,22 @@ class TrialData:
     engine_info: dict[str, Any] = field(default_factory=dict)  # engine_version, reference_version, ...
     flags: list[dict[str, Any]] = field(default_factory=list)  # core.validity.Flag.to_dict() each
     result: dict[str, Any] = field(default_factory=dict)  # result.json as stored
+    members: tuple[TrialData, ...] = ()  # an aggregate's repeats, in repeat order
+
+    @property
+    def config_id(self) -> str:
+        """The configuration: the same for every repeat of a trial (its own id without repeats)."""
+        return str(self.result.get("config_id") or self.trial_id)
+
+    @property
+    def repeat(self) -> int | None:
+        value = self.result.get("repeat")
+        return None if value is None else int(value)
+
+    @property
+    def is_aggregate(self) -> bool:
+        """The mean and interval over a configuration's repeats (``aggregates/<config_id>/``)."""
+        return bool(self.result.get("aggregate"))
 
     @property
     def engine_version(self) -> str:
@@ -101,6 +119,14 @@ class SweepData:
     sweep_dir: Path
     meta: dict[str, Any]
     trials: list[TrialData]
+    aggregates: list[TrialData] = field(default_factory=list)  # one per configuration with repeats
+
+    def reported(self) -> list[TrialData]:
+        """What reports show: each aggregate in place of its repeats, every other trial as it is
+        (repeats of a configuration without an aggregate yet included)."""
+        covered = {a.config_id for a in self.aggregates}
+        rest = [t for t in self.trials if t.repeat is None or t.config_id not in covered]
+        return [*rest, *self.aggregates]
 
     @property
     def name(self) -> str:
@@ -142,7 +168,14 @@ def load_sweep(sweep_dir: Path) -> SweepData:
     """Every finished trial of the sweep at ``sweep_dir`` (holding ``sweep.json`` and ``trials/``)."""
     sweep_dir = Path(sweep_dir)
     trials = [load_trial(d) for d in trial_dirs(sweep_dir)]
-    return SweepData(sweep_dir, read_sweep_meta(sweep_dir), trials)
+    by_id = {t.trial_id: t for t in trials}
+    aggregates = []
+    for d in trial_dirs(sweep_dir, AGGREGATES):
+        agg = load_trial(d)
+        ids = (agg.result.get("repeats") or {}).get("trial_ids") or []
+        members = tuple(by_id[i] for i in ids if i in by_id)
+        aggregates.append(dataclasses.replace(agg, members=members))
+    return SweepData(sweep_dir, read_sweep_meta(sweep_dir), trials, aggregates)
 
 
 def resolve_sweep_dir(args: list[str]) -> Path:

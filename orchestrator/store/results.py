@@ -25,6 +25,7 @@ from orchestrator.core.results import TrialResult
 from orchestrator.core.status import Status
 from orchestrator.core.trial import Trial
 from orchestrator.store.layout import (
+    AGGREGATES,
     CONFIG,
     ENGINE_LOG,
     REPORT_DIR,
@@ -66,8 +67,8 @@ class ResultsStore:
         meta = Redactor.for_config(updates, env=os.environ).obj({**self.sweep_meta(), **updates})
         _atomic_write(self.sweep_dir / SWEEP_META, json.dumps(meta, indent=2, default=str))
 
-    def trial_dir(self, trial_id: str) -> Path:
-        return self.trials_dir / trial_id
+    def trial_dir(self, trial_id: str, aggregate: bool = False) -> Path:
+        return (self.sweep_dir / AGGREGATES if aggregate else self.trials_dir) / trial_id
 
     def write(self, trial: Trial, result: TrialResult) -> Path:
         """Write one finished trial atomically (replacing an earlier attempt), secrets redacted."""
@@ -78,13 +79,7 @@ class ResultsStore:
         try:
             stored = result.to_dict()
             summary = {
-                "trial_id": trial.trial_id,
-                "group_id": trial.group_id,
-                "name": trial.name,
-                "engine": trial.engine.name,
-                "model": trial.model.name,
-                "tp": trial.tp,
-                "workload": trial.point.label(),
+                **identity(trial),
                 **{k: v for k, v in stored.items() if k != "trial_id"},
                 "message": redact.text(result.message),
                 "flags": [redact.obj(f) for f in stored["flags"]],
@@ -105,17 +100,37 @@ class ResultsStore:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
 
-    def read(self, trial_id: str) -> dict[str, Any] | None:
-        path = self.trial_dir(trial_id) / RESULT
+    def write_aggregate(self, trial: Trial, fields: dict[str, Any]) -> Path:
+        """Write a configuration's aggregate over its repeats (``trial``: the configuration, without
+        a repeat index) to ``aggregates/<config_id>/``, replacing an earlier one."""
+        final = self.trial_dir(trial.trial_id, aggregate=True)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        resolved = trial.resolved()
+        redact = Redactor.for_config(resolved, fields.get("engine_info") or {}, env=os.environ)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{trial.trial_id}-", dir=final.parent))
+        summary = {**identity(trial), "config_id": trial.trial_id, "aggregate": True, **fields}
+        (tmp / RESULT).write_text(json.dumps(redact.obj(summary), indent=2, default=str))
+        (tmp / CONFIG).write_text(yaml.safe_dump(redact.obj(resolved), sort_keys=True))
+        if final.exists():
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+        return final
+
+    def read(self, trial_id: str, aggregate: bool = False) -> dict[str, Any] | None:
+        path = self.trial_dir(trial_id, aggregate) / RESULT
         return json.loads(path.read_text()) if path.exists() else None
 
     def all_results(self) -> list[dict[str, Any]]:
         """Every finished trial's ``result.json``, in trial id order."""
         return [json.loads((d / RESULT).read_text()) for d in trial_dirs(self.sweep_dir)]
 
-    def trial(self, trial_id: str) -> TrialData:
-        """One stored trial as a typed record (config, metrics, steps, flags, its files)."""
-        return load_trial(self.trial_dir(trial_id))
+    def trial(self, trial_id: str, aggregate: bool = False) -> TrialData:
+        """One stored trial (or aggregate) as a typed record (config, metrics, steps, flags, its files)."""
+        return load_trial(self.trial_dir(trial_id, aggregate))
+
+    def aggregate_ids(self) -> list[str]:
+        """The configurations with an aggregate over their repeats, in id order."""
+        return [d.name for d in trial_dirs(self.sweep_dir, AGGREGATES)]
 
     def load(self) -> SweepData:
         """The sweep and all its finished trials as typed records (what reports read)."""
@@ -128,13 +143,14 @@ class ResultsStore:
     def done_ids(self) -> set[str]:
         return {r["trial_id"] for r in self.all_results() if r["status"] == Status.DONE}
 
-    def mark_upload(self, trial_id: str, uploaded: bool, **info: Any) -> None:
+    def mark_upload(self, trial_id: str, uploaded: bool, aggregate: bool = False, **info: Any) -> None:
         """Record whether MLflow has this trial (run id, uri) or why not (error)."""
         state = {"uploaded": uploaded, **info}
-        _atomic_write(self.trial_dir(trial_id) / UPLOAD_MARKER, json.dumps(state, indent=2, default=str))
+        path = self.trial_dir(trial_id, aggregate) / UPLOAD_MARKER
+        _atomic_write(path, json.dumps(state, indent=2, default=str))
 
-    def upload_state(self, trial_id: str) -> dict[str, Any]:
-        path = self.trial_dir(trial_id) / UPLOAD_MARKER
+    def upload_state(self, trial_id: str, aggregate: bool = False) -> dict[str, Any]:
+        path = self.trial_dir(trial_id, aggregate) / UPLOAD_MARKER
         return dict(json.loads(path.read_text())) if path.exists() else {"uploaded": False}
 
     def not_uploaded(self) -> list[str]:
@@ -144,6 +160,22 @@ class ResultsStore:
     def requests(self, trial_id: str) -> pd.DataFrame:
         path = self.trial_dir(trial_id) / REQUESTS
         return pd.read_parquet(path) if path.exists() else pd.DataFrame()
+
+
+def identity(trial: Trial) -> dict[str, Any]:
+    """What a stored result says the trial is (its repeat and configuration when it has a repeat index)."""
+    out: dict[str, Any] = {
+        "trial_id": trial.trial_id,
+        "group_id": trial.group_id,
+        "name": trial.name,
+        "engine": trial.engine.name,
+        "model": trial.model.name,
+        "tp": trial.tp,
+        "workload": trial.point.label(),
+    }
+    if trial.repeat is not None:
+        out.update(repeat=trial.repeat, config_id=trial.base_id)
+    return out
 
 
 def _atomic_write(path: Path, text: str) -> None:

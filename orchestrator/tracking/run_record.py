@@ -17,6 +17,7 @@ from orchestrator.store.reader import TrialData, load_trial, read_sweep_meta
 
 MAX_PARAM_LEN = 500
 STEP_PREFIX = "steps/"  # step metrics never collide with (and never hide) the summary metrics
+REPEAT_PREFIX = "repeats/"  # an aggregate's per-repeat values: metric repeats/<name>, step = repeat
 HOST_KEYS = ("hostname", "cpu_model", "cpu_count", "gpus", "gpu_count")
 
 
@@ -51,7 +52,20 @@ def trial_metrics(result: Mapping[str, Any]) -> dict[str, float]:
     startup = (result.get("engine_info") or {}).get("startup_s")
     if isinstance(startup, int | float) and math.isfinite(float(startup)):
         metrics["engine_startup_s"] = float(startup)
+    for key, ci in ((result.get("ci") or {}).get("metrics") or {}).items():  # an aggregate's intervals
+        metrics.update(numeric_metrics({f"{key}_ci_low": ci.get("low"), f"{key}_ci_high": ci.get("high")}))
     return metrics
+
+
+def repeat_series(result: Mapping[str, Any]) -> list[tuple[str, float, int]]:
+    """An aggregate's per-repeat values as (``repeats/<metric>``, value, repeat index)."""
+    values = ((result.get("repeats") or {}).get("values")) or {}
+    return [
+        (f"{REPEAT_PREFIX}{key}", float(v), i)
+        for key, vs in values.items()
+        for i, v in enumerate(vs)
+        if isinstance(v, int | float) and math.isfinite(float(v))
+    ]
 
 
 def step_points(
@@ -100,6 +114,13 @@ def trial_tags(
     tags.update({f"flag.{f['kind']}": str(f.get("reason", ""))[:MAX_PARAM_LEN] for f in flags})
     if result.get("steps"):
         tags["steps_x"] = "offered_rate"
+    if result.get("config_id"):  # a repeat, or the aggregate over a configuration's repeats
+        tags["config_id"] = str(result["config_id"])
+    if result.get("repeat") is not None:
+        tags["repeat"] = str(result["repeat"])
+    if result.get("aggregate"):
+        tags["aggregate"] = "true"
+        tags["repeats"] = str((result.get("repeats") or {}).get("n", ""))
     return tags
 
 
@@ -117,6 +138,7 @@ class RunRecord:
     steps: list[dict[str, float]] = field(default_factory=list)
     artifacts: list[Path] = field(default_factory=list)
     report_dir: Path | None = None
+    series: list[tuple[str, float, int]] = field(default_factory=list)  # (metric, value, step)
 
 
 def read_record(trial_dir: Path, sweep_meta: Mapping[str, Any] | None = None) -> RunRecord:
@@ -141,4 +163,5 @@ def record_of(trial: TrialData, sweep_meta: Mapping[str, Any] | None = None) -> 
         steps=list(result.get("steps") or []),
         artifacts=trial.artifacts(),
         report_dir=trial.report_dir,
+        series=repeat_series(result),
     )

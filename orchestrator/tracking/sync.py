@@ -59,25 +59,27 @@ class Uploader:
     def active(self) -> bool:
         return self.tracker is not None and self.parent_id is not None and self.error is None
 
-    def upload(self, trial_id: str) -> str | None:
-        """Log one stored trial; the child run id, or None (recorded as not uploaded)."""
+    def upload(self, trial_id: str, aggregate: bool = False) -> str | None:
+        """Log one stored trial (or a configuration's aggregate over its repeats); the child run id,
+        or None (recorded as not uploaded)."""
+        store = self.store
         if not self.active:
-            self.store.mark_upload(trial_id, False, error=self.error or "tracking disabled")
+            store.mark_upload(trial_id, False, aggregate, error=self.error or "tracking disabled")
             return None
         assert self.tracker is not None and self.parent_id is not None
         try:
-            record = record_of(self.store.trial(trial_id))
+            record = record_of(store.trial(trial_id, aggregate))
         except (OSError, ValueError, yaml.YAMLError) as exc:  # an unreadable trial dir: this trial only
-            self.store.mark_upload(trial_id, False, error=f"reading the stored trial: {exc}")
-            self.warn(f"trial {trial_id} not uploaded: {exc}; retry with {sync_command(self.store)}")
+            store.mark_upload(trial_id, False, aggregate, error=f"reading the stored trial: {exc}")
+            self.warn(f"trial {trial_id} not uploaded: {exc}; retry with {sync_command(store)}")
             return None
         try:
-            run_id = self.tracker.log_record(self.parent_id, self.store.sweep_id, record)
+            run_id = self.tracker.log_record(self.parent_id, store.sweep_id, record)
         except TrackingError as exc:
-            self.store.mark_upload(trial_id, False, error=str(exc))
+            store.mark_upload(trial_id, False, aggregate, error=str(exc))
             self.disable(str(exc))
             return None
-        self.store.mark_upload(trial_id, True, uri=self.tracker.uri, run_id=run_id)
+        store.mark_upload(trial_id, True, aggregate, uri=self.tracker.uri, run_id=run_id)
         return run_id
 
     def finish(self, ok: bool) -> None:
@@ -114,22 +116,22 @@ def sync_sweep(store: ResultsStore, tracker: Tracker) -> SyncReport:
     report = SyncReport()
     tags = {"preset": str(meta.get("name", ""))}
     report.parent_id = tracker.parent_run(store.sweep_id, meta.get("config", {}), tags)
-    for result in store.all_results():
-        trial_id = result["trial_id"]
-        record = record_of(store.trial(trial_id), meta)
+    stored = [(r["trial_id"], False) for r in store.all_results()]
+    for trial_id, aggregate in [*stored, *((a, True) for a in store.aggregate_ids())]:
+        record = record_of(store.trial(trial_id, aggregate), meta)
         have = tracker.children.get(trial_id)
         if have is not None and have.has(record):
             report.skipped.append(trial_id)
-            store.mark_upload(trial_id, True, uri=tracker.uri, run_id=have.run_id)
+            store.mark_upload(trial_id, True, aggregate, uri=tracker.uri, run_id=have.run_id)
             continue
         try:
             run_id = tracker.log_record(report.parent_id, store.sweep_id, record)
         except TrackingError as exc:
             report.failed[trial_id] = str(exc)
-            store.mark_upload(trial_id, False, error=str(exc))
+            store.mark_upload(trial_id, False, aggregate, error=str(exc))
             continue
         report.uploaded.append(trial_id)
-        store.mark_upload(trial_id, True, uri=tracker.uri, run_id=run_id)
+        store.mark_upload(trial_id, True, aggregate, uri=tracker.uri, run_id=run_id)
     ok = all(r["status"] == Status.DONE for r in store.all_results()) and not report.failed
     tracker.finish(report.parent_id, ok)
     store.update_sweep_meta(mlflow_uri=tracker.uri, mlflow_parent_run_id=report.parent_id)

@@ -120,6 +120,7 @@ class Tracker:
         tags = redact.obj({**record.tags, "sweep_id": sweep_id, "mlflow.parentRunId": parent_id})
         metrics = [(k, v, 0) for k, v in record.metrics.items()]
         metrics += [(k, v, step) for step, m in step_points(record.steps) for k, v in m.items()]
+        metrics += record.series  # an aggregate's per-repeat values, step = repeat index
         with mlflow_errors(f"logging trial {record.trial_id}"):
             existing = self.children.get(record.trial_id)
             if existing is None:
