@@ -16,7 +16,7 @@ from rich.console import Console
 
 from orchestrator.config.schema import ReportConfig
 from orchestrator.core.percentile_rules import PercentileRule, parse_rule
-from orchestrator.report import flexgen_compare, generic, serving_grid, static_batch
+from orchestrator.report import cost, flexgen_compare, generic, serving_grid, static_batch
 from orchestrator.report.render import Section, print_sections, write_report
 from orchestrator.store.reader import SweepData, TrialData
 from orchestrator.tracking.files import server_answers, upload_files
@@ -96,7 +96,7 @@ def validity_lines(sweep: SweepData) -> list[str]:
     shown as a clean DONE. ``DONE*``: finished, figures qualified by the flag; failing flags name
     the FAILED trial's reason."""
     lines = []
-    for t in sweep.trials:
+    for t in [*sweep.trials, *sweep.aggregates]:
         for f in t.flags:
             effect = "fails the trial" if f.get("fails") else "qualifies its figures"
             head = f"{t.name} [{t.trial_id}] {t.status_text}: {f.get('kind')} ({effect})"
@@ -112,15 +112,16 @@ def build_sections(sweep: SweepData, cfg: ReportConfig | None = None) -> list[Se
         out.append(Section("Engines", notes=version_lines(sweep)))
     if flagged := validity_lines(sweep):
         out.append(Section("Validity flags", notes=flagged))
+    reported = sweep.reported()  # an aggregate over its repeats in their place
     for applies, make in REPORTS:
-        mine = [t for t in sweep.trials if t.trial_id not in claimed and applies(t)]
+        mine = [t for t in reported if t.trial_id not in claimed and applies(t)]
         if mine:
             out += make(mine, cfg)
             claimed.update(t.trial_id for t in mine)
-    rest = [t for t in sweep.trials if t.trial_id not in claimed]
+    rest = [t for t in reported if t.trial_id not in claimed]
     if rest or not sweep.trials:
         out += generic.sections(rest, cfg)
-    return out
+    return out + cost.sections(reported)
 
 
 def log_to_mlflow(sweep: SweepData, files: Sequence[Path], console: Console) -> bool:

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from orchestrator.config.schema import ReportConfig
-from orchestrator.report.render import Section, Table, fmt, log2_axis, new_figure
+from orchestrator.report.intervals import note, ratio, ratio_cell, value_text
+from orchestrator.report.render import Section, Table, log2_axis, new_figure
 from orchestrator.store.reader import TrialData
 
 METRICS = (("total_latency_s", "latency"), ("total_throughput_tok_s", "throughput"),
@@ -54,7 +55,7 @@ def cells(trials: Sequence[TrialData]) -> dict[str, dict[Key, TrialData]]:
 def _value(t: TrialData | None, metric: str) -> str:
     if t is None:
         return "-"
-    return fmt(t.metrics.get(metric), digits=3) if t.done else t.status_text
+    return value_text(t, metric, digits=3) if t.done else t.status_text
 
 
 def projected(t: TrialData) -> str:
@@ -72,8 +73,7 @@ def scale(origin: TrialData | None, diag: TrialData | None, metric: str) -> str:
     failed = [t for t in (diag, origin) if not t.done]
     if failed:
         return next((t.status_text for t in failed if t.status_text == "OOM"), failed[0].status_text)
-    a, b = diag.metrics.get(metric), origin.metrics.get(metric)
-    return fmt(a / b, digits=3) if a is not None and b else "-"
+    return ratio_cell(diag, origin, metric)
 
 
 def sections(trials: Sequence[TrialData], cfg: ReportConfig | None = None) -> list[Section]:
@@ -107,18 +107,21 @@ def sections(trials: Sequence[TrialData], cfg: ReportConfig | None = None) -> li
     for nb in sorted({k[0] for k in keys}):
         pts = []
         for k in keys:
-            text = scale(c["origin"].get(k), c["diagonal"].get(k), "total_throughput_tok_s")
-            if k[0] == nb and text.replace(".", "", 1).isdigit():
-                pts.append((k[1], float(text)))
+            o, d = c["origin"].get(k), c["diagonal"].get(k)
+            if k[0] == nb and o is not None and d is not None and o.done and d.done:
+                value = ratio(d, o, "total_throughput_tok_s").value
+                if value == value:  # not NaN
+                    pts.append((k[1], value))
         if pts:
             axes[1].plot(*zip(*pts, strict=True), marker="o", label=f"nb={nb}")
     axes[1].set(title="throughput scale (diagonal / origin)")
     log2_axis(axes[1], {k[1] for k in keys}, "prompt length")
     axes[1].legend(fontsize="small")
-    note = "OOM: the run ran out of GPU memory (no numbers); scale = diagonal / origin."
+    text = "OOM: the run ran out of GPU memory (no numbers); scale = diagonal / origin."
+    compare.note = note(trials)
     split.note = (
         "projected: True = FlexGen ran --cut-gen-len tokens and extrapolated the decode latency "
         "to the full gen len (flex_opt.py: projected = bool(debug_mode or cut_gen_len))."
     )
     figures = {"flexgen_scale.png": fig}
-    return [Section("FlexGen: origin vs diagonal", [grid, compare, split], figures, [note])]
+    return [Section("FlexGen: origin vs diagonal", [grid, compare, split], figures, [text])]

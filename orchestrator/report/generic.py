@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from orchestrator.config.schema import ReportConfig
-from orchestrator.report.render import Section, Table, fmt
+from orchestrator.report.intervals import note, value_text
+from orchestrator.report.render import Section, Table
 from orchestrator.report.summary import SUMMARY_COLUMNS
 from orchestrator.store.reader import TrialData
 
@@ -20,6 +21,7 @@ def _label(t: TrialData) -> str:
 def sections(trials: Sequence[TrialData], cfg: ReportConfig | None = None) -> list[Section]:
     table = Table("", list(HEADERS))
     for t in sorted(trials, key=lambda t: (t.engine_name, t.tp, t.name)):
-        cells = [fmt(t.metrics.get(k)) if t.done else "-" for k, _ in SUMMARY_COLUMNS]
+        cells = [value_text(t, k) if t.done else "-" for k, _ in SUMMARY_COLUMNS]
         table.rows.append([t.trial_id, t.engine_name, str(t.tp), _label(t), t.status_text, *cells])
+    table.note = note(trials)
     return [Section("Summary", [table])]

@@ -12,7 +12,9 @@ every request is sent at once and each request's *latency* is request sent → r
 As in vLLM's script, ``prompt_len`` is the request's prompt token count and ``output_len`` the
 requested output length (``workload.output_len``; equal to the produced count with ``ignore_eos``).
 A trial that stores ``latency_per_token_avg_ms`` / ``latency_per_output_token_avg_ms`` metrics is
-shown with those. The ratio table is engine A / engine B (vLLM / TGI) per cell, both DONE.
+shown with those. The ratio table is engine A / engine B (vLLM / TGI) per cell, both DONE; with
+repeats each figure is ``mean ± half-width`` and each ratio carries its interval over the repeats,
+``(n.s.)`` where it contains 1 (:mod:`orchestrator.report.intervals`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import pandas as pd
 
 from orchestrator.config.schema import ReportConfig
 from orchestrator.core.load import Strategy
-from orchestrator.report.render import Section, Table, fmt, log2_axis, new_figure
+from orchestrator.report.intervals import interval, note, ratio_cell, value_text
+from orchestrator.report.render import Section, Table, log2_axis, new_figure
 from orchestrator.store.reader import TrialData
 
 # (metric key, seed column header, plot file, plot title)
@@ -60,6 +63,8 @@ def per_token_latencies(requests: pd.DataFrame, output_len: int) -> dict[str, fl
 
 def cell_metrics(trial: TrialData) -> dict[str, float]:
     out = dict(trial.metrics)
+    if trial.is_aggregate:  # the mean over its repeats of what each repeat's records give
+        return {**out, **{key: interval(trial, key, cell_metrics).value for key, *_ in COLUMNS}}
     if "latency_per_token_avg_ms" not in out:
         out.update(per_token_latencies(trial.requests(), int(trial.workload["output_len"])))
     return out
@@ -86,8 +91,8 @@ def engine_table(name: str, cells: dict[tuple[int, int], TrialData]) -> Table:
         if not t.done:
             table.rows.append([str(i), str(o), t.status_text, *("-" for _ in COLUMNS[1:])])
             continue
-        m = cell_metrics(t)
-        table.rows.append([str(i), str(o), *(fmt(m.get(key)) for key, *_ in COLUMNS)])
+        table.rows.append([str(i), str(o), *(value_text(t, key, cell_metrics) for key, *_ in COLUMNS)])
+    table.note = note(list(cells.values()))
     return table
 
 
@@ -100,12 +105,9 @@ def ratio_table(a: str, b: str, grids: dict[str, dict[tuple[int, int], TrialData
             status = next((t.status_text for t in (ta, tb) if t is not None and not t.done), "-")
             table.rows.append([str(key[0]), str(key[1]), *(status for _ in COLUMNS)])
             continue
-        ma, mb = cell_metrics(ta), cell_metrics(tb)
-        cells = []
-        for col, *_ in COLUMNS:
-            va, vb = ma.get(col), mb.get(col)
-            cells.append(fmt(va / vb, digits=3) if va is not None and vb else "-")
+        cells = [ratio_cell(ta, tb, col, cell_metrics) for col, *_ in COLUMNS]
         table.rows.append([str(key[0]), str(key[1]), *cells])
+    table.note = note([t for g in (grids[a], grids[b]) for t in g.values()])
     return table
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from orchestrator.config.schema import ReportConfig
 from orchestrator.core.load import Strategy
 from orchestrator.core.percentile_rules import RULE_NOTES, PercentileRule, parse_rule
+from orchestrator.report.intervals import note, ratio_cell
 from orchestrator.report.render import Section, Table, fmt, log2_axis, new_figure
 from orchestrator.store.reader import TrialData
 from workloads.records import RequestRecord
@@ -131,6 +132,27 @@ def arguments_section(first: TrialData) -> Section:
     return Section(f"{first.engine_name}: arguments", [deploy, generation])
 
 
+def tp_scaling(trials: Sequence[TrialData], rule: PercentileRule) -> Table:
+    """Average prefill and decode throughput of each larger TP over the smallest, per batch size
+    (with repeats: the ratio's interval over them, ``(n.s.)`` where it contains 1)."""
+    tps = sorted({t.tp for t in trials})
+    cells = {(t.tp, int(t.workload["batch_size"])): t for t in trials}
+    table = Table(f"TP scaling: throughput vs TP {tps[0]}", ["TP", "Batch Size", "Prefill", "Decode"])
+    for tp in tps[1:]:
+        for b in sorted({b for _, b in cells}):
+            a, base = cells.get((tp, b)), cells.get((tps[0], b))
+            if a is None or base is None or not a.done or not base.done:
+                status = next((t.status_text for t in (a, base) if t is not None and not t.done), "-")
+                table.rows.append([str(tp), str(b), status, status])
+                continue
+            ratios = [
+                ratio_cell(a, base, f"{m}_avg", lambda t: trial_stats(t, rule)) for _, m in THROUGHPUT_STEPS
+            ]
+            table.rows.append([str(tp), str(b), *ratios])
+    table.note = note(trials)
+    return table
+
+
 def sections(trials: Sequence[TrialData], cfg: ReportConfig | None = None) -> list[Section]:
     rule = parse_rule((cfg or ReportConfig()).percentiles)
     tps = sorted({t.tp for t in trials})
@@ -142,6 +164,8 @@ def sections(trials: Sequence[TrialData], cfg: ReportConfig | None = None) -> li
         lat.title, thr.title = "", ""
         out.append(Section(f"Tensor Parallel (TP) - {tp} GPUs", [lat, thr]))
         plot[tp] = stats
+    if len(tps) > 1:
+        out.append(Section("TP scaling", [tp_scaling(trials, rule)]))
     fig, axes = new_figure(2)
     for ax, (step, metric) in zip(axes, THROUGHPUT_STEPS, strict=True):
         for tp, stats in plot.items():

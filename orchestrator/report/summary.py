@@ -1,9 +1,14 @@
-"""Terminal output: the summary table of a sweep, read from the results store."""
+"""Terminal output: the summary table of a sweep, read from the results store.
+
+With repeats, one row per configuration from its aggregate: each figure is ``mean ± half-width``
+of its bootstrap interval (``stats.level``) and ``repeats`` says how many finished.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -12,6 +17,7 @@ from orchestrator.core.status import Status
 from orchestrator.core.trial import Trial
 from orchestrator.core.validity import flags_text
 from orchestrator.store.results import ResultsStore
+from orchestrator.sweep.repeats import repeats_of
 
 SUMMARY_COLUMNS = (
     ("ttft_p50_ms", "TTFT p50 ms"),
@@ -24,28 +30,46 @@ SUMMARY_COLUMNS = (
 )
 
 
-def _fmt(v: object) -> str:
+def _fmt(v: object, ci: Mapping[str, Any] | None = None) -> str:
     if isinstance(v, int | float) and not math.isnan(float(v)):
+        half = (ci or {}).get("half_width")
+        if isinstance(half, int | float) and math.isfinite(half) and int((ci or {}).get("n", 0)) >= 2:
+            return f"{float(v):.2f} ± {float(half):.2f}"
         return f"{float(v):.2f}"
     return "-"
 
 
 def print_summary(console: Console, store: ResultsStore, trials: Sequence[Trial]) -> None:
     table = Table(title=f"sweep {store.sweep_id}")
-    for col in ("trial", "tp", "workload", "status", "flags", *(label for _, label in SUMMARY_COLUMNS)):
+    per_config = repeats_of(trials)
+    extra = ("repeats",) if per_config else ()
+    for col in ("trial", "tp", "workload", "status", "flags", *extra, *(lbl for _, lbl in SUMMARY_COLUMNS)):
         table.add_column(col)
+    shown: set[str] = set()
     for t in trials:
-        r = store.read(t.trial_id)
+        if t.base_id in shown:
+            continue
+        shown.add(t.base_id)
+        repeats = per_config.get(t.base_id)
+        r = store.read(t.base_id, aggregate=True) if repeats else store.read(t.trial_id)
+        count: tuple[str, ...] = ()
+        if repeats:
+            done = sum((store.read(x.trial_id) or {}).get("status") == Status.DONE for x in repeats)
+            count = (f"{done}/{len(repeats)}",)
+        elif per_config:
+            count = ("1",)
         if r is None:
-            table.add_row(t.trial_id, str(t.tp), t.label, Status.PENDING, "", *("-" for _ in SUMMARY_COLUMNS))
+            cells = ["-" for _ in SUMMARY_COLUMNS]
+            table.add_row(t.base_id, str(t.tp), t.label, Status.PENDING, "", *count, *cells)
             continue
         status = r["status"] if not r.get("reason") else f"{r['status']}({r['reason']})"
         if r["status"] != "DONE":  # a failed trial shows no numbers, never zeros
             cells = ["-" for _ in SUMMARY_COLUMNS]
         else:
-            cells = [_fmt(r["metrics"].get(key)) for key, _ in SUMMARY_COLUMNS]
+            ci = (r.get("ci") or {}).get("metrics") or {}
+            cells = [_fmt(r["metrics"].get(key), ci.get(key)) for key, _ in SUMMARY_COLUMNS]
         flags = flags_text(r.get("flags") or [])
         if flags and r["status"] == "DONE":
             status = "DONE*"  # finished, but not a clean DONE: see the flags
-        table.add_row(t.trial_id, str(t.tp), t.label, status, flags, *cells)
+        table.add_row(t.base_id, str(t.tp), t.label, status, flags, *count, *cells)
     console.print(table)
