@@ -18,23 +18,29 @@ def _cell(value: Any) -> str:
 
 
 def table(report: dict[str, Any]) -> str:
-    """One row per tool, then the ratio line and the setup (load, date-free)."""
+    """One row per tool (max req/s per round under the one rule), then the ratio line and the setup."""
     lines = [
-        "| tool | version | max req/s, send delay p99 < 1 ms | kept up: p50 < 1 ms, p99 < 10 ms "
-        "| p50 < 1 ms | TTFT error p50 (ms) | note |",
-        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+        "| tool | version | max req/s per round (p50 < 1 ms, p99 < 10 ms) | mean | TTFT error p50 (ms) "
+        "| server-stalled requests | note |",
+        "| --- | --- | --- | ---: | ---: | ---: | --- |",
     ]
     for e in report["tools"]:
-        note = str(e.get("error") or e.get("stopped") or "")[:120].replace("|", "/").replace("\n", " ")
-        keys = ("max_sustained_rps", "max_keeping_up_rps", "max_median_on_time_rps", "ttft_error_p50_ms")
-        cells = [e.get(k) for k in keys]
+        note = str(e.get("error") or "")[:120].replace("|", "/").replace("\n", " ")
+        by_round = e.get("max_rps_by_round") or []
+        mean = round(sum(by_round) / len(by_round), 1) if by_round else None
+        cells = [", ".join(f"{x:g}" for x in by_round) or None, mean, e.get("ttft_error_p50_ms"),
+                 e.get("server_stalled_requests")]  # fmt: skip
         lines.append(
             f"| {e['tool']} | {_cell(e.get('version'))} | " + " | ".join(map(_cell, cells)) + f" | {note} |"
         )
     setup = report["setup"]
+    ci = report.get("ratio_ci")
+    sig = "" if report.get("ratio_significant") else ", not significant"
+    level = report.get("ratio_level", 0.95)
     lines += [
         "",
-        f"`ratio_vs_best_peer` = **{_cell(report['ratio_vs_best_peer'])}** ({report['ratio_basis']}). "
+        f"`ratio_vs_best_peer` = **{_cell(report['ratio_vs_best_peer'])}** "
+        f"({level:.0%} CI {ci}{sig}; vs {report.get('best_peer')}; {report['ratio_basis']}). "
         f"Load average before/after: {setup['load_avg_before']} / {setup['load_avg_after']}; "
         f"{setup['machine']}; {setup.get('note', '')}".rstrip("; "),
     ]

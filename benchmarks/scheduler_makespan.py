@@ -16,7 +16,12 @@ The lower bound cannot be reached on this grid: every duration is a multiple of 
 so the best possible makespan is 120 s at scale 10, 1.067 × the bound
 (``schedule_floor.integral_bound``). The table also gives the makespan against that best.
 
-    python -m benchmarks.scheduler_makespan [--scale 10] [--nodes 1 2 4]
+Rounds (``--rounds``, default 3): each cluster's first/known pair runs that many times, and every
+ratio is reported as its mean over the rounds with a bootstrap interval
+(:func:`workloads.stats.bootstrap_ci`); ``known / first`` is the makespan ratio of the two orders
+with its interval (:func:`workloads.stats.ratio_ci`), ``(n.s.)`` when it contains 1.
+
+    python -m benchmarks.scheduler_makespan [--scale 10] [--nodes 1 2 4] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from orchestrator.execution.scheduler import Scheduler
 from orchestrator.store.reader import load_durations
 from orchestrator.store.results import ResultsStore
 from orchestrator.sweep.grid import expand
+from workloads.stats import bootstrap_ci, ratio_ci, ratio_text
 
 SLEEPER = Path(__file__).parents[1] / "engines" / "standins" / "sleeper.py"
 TPS = (1, 2, 4, 8)
@@ -123,22 +129,28 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=float, default=10.0, help="seconds per duration unit")
     parser.add_argument("--nodes", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     rows = []
-    for n in args.nodes:
-        with tempfile.TemporaryDirectory(prefix="makespan-") as tmp:
-            rows += [run_cluster(n, args.scale, Path(tmp), label) for label in ("first", "known")]
-    header = (
-        "cluster", "order", "trials", "makespan s", "lower s", "ratio", "best s", "vs best", "ovh p50 s",
-        "ovh max s",
-    )  # fmt: skip
-    print(" ".join(f"{h:>10}" for h in header))
+    for _ in range(args.rounds):
+        for n in args.nodes:
+            with tempfile.TemporaryDirectory(prefix="makespan-") as tmp:
+                rows += [run_cluster(n, args.scale, Path(tmp), label) for label in ("first", "known")]
+    keys = ("makespan_s", "ratio", "ratio_vs_best", "overhead_p50_s", "overhead_max_s")
+    header = ("cluster", "order", "rounds", "makespan s", "ratio", "vs best", "ovh p50 s", "ovh max s")
+    print(" | ".join(header))
+    summary: dict[str, dict[str, list[float]]] = {}
     for r in rows:
+        cell = summary.setdefault(f"{r['cluster']} {r['order']}", {k: [] for k in keys})
+        for k in keys:
+            cell[k].append(float(r[k]))
+    for name, cell in summary.items():
+        texts = [bootstrap_ci(cell[k]).text(".3f" if "ratio" in k else ".2f") for k in keys]
+        print(" | ".join([*name.split(" "), str(len(cell["ratio"])), *texts]))
+    for n in args.nodes:
+        first, known = summary[f"{n}×8 first"]["makespan_s"], summary[f"{n}×8 known"]["makespan_s"]
         print(
-            f"{r['cluster']:>10} {r['order']:>10} {r['trials']:>10} {r['makespan_s']:>10.1f} "
-            f"{r['lower_bound_s']:>10.1f} {r['ratio']:>10.3f} {r['best_s']:>10.1f} "
-            f"{r['ratio_vs_best']:>10.3f} {r['overhead_p50_s']:>10.2f} "
-            f"{r['overhead_max_s']:>10.2f}"
+            f"{n}×8 known / first makespan: {ratio_text(ratio_ci(known, first))} over {len(first)} round(s)"
         )
     worst = {o: max(float(r["ratio"]) for r in rows if r["order"] == o) for o in ("first", "known")}
     print(

@@ -20,7 +20,9 @@ proof that the server was not the bottleneck. Later tokens use loop timers, whos
 about 1 ms (libuv), so inter-token gaps are ``--itl-ms`` or up to ~1 ms more.
 
 ``GET /stats`` returns them as JSON columns plus ``lag_p99_us`` (how late the server's own timers
-fired) and the process CPU time; ``POST /reset``
+fired), ``stalls`` (``[start_ns, end_ns]`` of every stretch in which the server's loop ran more than
+:data:`STALL_NS` late: a watchdog timer due every ms woke that late, so requests stamped then may
+have waited in the socket for the server, not for their client) and the process CPU time; ``POST /reset``
 clears them. ``GET /v1/models`` and ``/health`` answer for readiness probes.
 
 Run: ``python engines/standins/fake_openai_server.py --port 8711 [--tokens 8 --itl-ms 1 --ttft-ms 0]``.
@@ -44,6 +46,8 @@ _SSE_HEAD = (
     b"Transfer-Encoding: chunked\r\n\r\n"
 )
 _DONE = b"data: [DONE]\n\n"
+WATCH_NS = 1_000_000  # the loop watchdog's period
+STALL_NS = 1_500_000  # a watchdog wake-up this late past its due time is a server stall
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class Stats:
     end_ns: list[int] = field(default_factory=list)
     tag: list[str] = field(default_factory=list)
     lag_ns: list[int] = field(default_factory=list)  # timer lateness of every token event
+    stalls: list[tuple[int, int]] = field(default_factory=list)  # (due, woke) of late loop wake-ups
     connections: int = 0  # TCP connections accepted
 
     def as_json(self) -> bytes:
@@ -78,6 +83,7 @@ class Stats:
                 "tag": self.tag,
                 "lag_p99_us": p99,
                 "lag_max_us": lags[-1] / 1e3 if lags else 0.0,
+                "stalls": [list(x) for x in self.stalls],
                 "cpu_s": cpu.user + cpu.system,
                 "connections": self.connections,
             }
@@ -255,8 +261,19 @@ class FakeServer:
     async def serve(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
         server = await loop.create_server(lambda: _Conn(self), host, port, backlog=4096, reuse_address=True)
+        watch = asyncio.ensure_future(self.watch())
         async with server:
             await server.serve_forever()
+        watch.cancel()
+
+    async def watch(self) -> None:
+        """Record every stretch in which the loop woke more than STALL_NS past a 1 ms timer."""
+        while True:
+            due = time.perf_counter_ns() + WATCH_NS
+            await asyncio.sleep(WATCH_NS / 1e9)
+            woke = time.perf_counter_ns()
+            if woke - due > STALL_NS:
+                self.stats.stalls.append((due, woke))
 
 
 def main() -> None:

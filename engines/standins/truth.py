@@ -67,3 +67,12 @@ def paired_ttft_errors_ns(client_ttft_by_tag: dict[str, int], truth: ServerTruth
 def median_ttft_error_ms(client_ttfts_ms: Sequence[float], truth: ServerTruth) -> float:
     """p50(client TTFT) - p50(server TTFT), in ms: the method for tools that cannot be paired."""
     return pct(client_ttfts_ms, 50) - pct(truth.server_ttft_ns, 50) / 1e6
+
+
+def in_stalls(
+    arrivals_ns: Sequence[int], stalls: Sequence[Sequence[int]], slack_ns: int = 100_000
+) -> list[bool]:
+    """Per arrival, whether it was stamped during a server stall (``[due, woke]``, plus ``slack_ns``
+    after it): its lateness may be the server's, not the client's."""
+    spans = sorted((int(a), int(b) + slack_ns) for a, b in stalls)
+    return [any(a <= t <= b for a, b in spans) for t in arrivals_ns]
