@@ -158,7 +158,14 @@ def run_sweep(cfg: ExperimentConfig, trials: list[Trial], console: Console) -> i
             for tp in sorted({t.tp for t in todo}):
                 check_tp(tp, nodes)
             durations = load_durations(store.root, {t.trial_id for t in todo})
-            Scheduler(cfg, sweep_id, nodes, on_result, durations).run(todo)
+            scheduler = Scheduler(cfg, sweep_id, nodes, on_result, durations)
+            scheduler.run(todo)
+            held = sum(i.plan.gpus * max(0.0, i.released_at - i.placed_at) for i in scheduler.finished)
+            price = cfg.cost.gpu_hour_usd
+            usd = None if price is None else round(price * held / 3600, 6)
+            store.update_sweep_meta(
+                cost={"gpu_seconds_held": round(held, 3), "gpu_hour_usd": price, "usd": usd}
+            )
         for config_id in write_aggregates(store, trials, cfg.stats):  # repeats > 1: mean, CI, drift
             uploader.upload(config_id, aggregate=True)
         ok = all(r["status"] == Status.DONE for r in store.all_results())
