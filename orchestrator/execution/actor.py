@@ -66,12 +66,13 @@ class EngineActor:
         return StartReply(True, info)
 
     def run_point(self, trial: Trial) -> TrialResult:
-        probe = NodeProbe(self.gpu_ids).start()
+        probe = NodeProbe(self.gpu_ids).start()  # the node's load and the GPUs' energy over the point
         try:
-            result = probe.finish(self.runner.run_point(trial))
+            result = self.runner.run_point(trial)
         except Exception as exc:  # a bug or bad input in one point must not kill the sweep
             result = failed_result(trial, exception_text(exc), FailureReason.ENGINE_CRASH)
             result.add_engine_info(self.runner.info)
+        probe.finish(result)
         result.engine_log = result.engine_log or self.runner.log_text()
         return result
 

@@ -91,3 +91,14 @@ def test_interleave_is_a_seeded_permutation_without_adjacent_repeats(n_keys: int
         assert [r for kk, r in order if kk == k] == list(range(repeats))
     with pytest.raises(ValueError, match="repeats"):
         interleave(keys, 0)
+
+
+def test_ratio_text_and_significance() -> None:
+    from workloads.stats import Interval, ratio_text, significant
+
+    assert ratio_text(Interval(1.5, 1.5, 1.5, 0.95, 1)) == "1.500"  # one sample each: the plain ratio
+    differ = Interval(1.5, 1.2, 1.8, 0.95, 3)
+    assert significant(differ) and ratio_text(differ) == "1.500 ± 0.300"
+    same = Interval(1.02, 0.95, 1.10, 0.95, 3)
+    assert not significant(same) and ratio_text(same) == "1.020 ± 0.075 (n.s.)"
+    assert ratio_text(Interval(float("nan"), float("nan"), float("nan"), 0.95, 0)) == "-"
