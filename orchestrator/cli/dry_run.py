@@ -25,7 +25,8 @@ def print_plan(
     for t in trials:
         plan = plan_for(t.tp, cfg.engine.cpus, nodes)
         bundles = ", ".join(f"{{GPU: {b['GPU']:g}, CPU: {b['CPU']:g}}}" for b in plan.bundles)
-        table.add_row(t.trial_id, t.engine.name, str(t.tp), bundles, plan.strategy, t.label)
+        label = t.label if t.repeat is None else f"{t.label} (repeat {t.repeat})"
+        table.add_row(t.trial_id, t.engine.name, str(t.tp), bundles, plan.strategy, label)
     console.print(table)
 
 
