@@ -106,3 +106,31 @@ def test_aggregates_written_and_read_in_place_of_their_repeats(tmp_path: Path) -
         t.trial_id for t in sorted(repeats_of(rep)[rep[0].base_id], key=lambda t: t.repeat or 0)
     ]
     assert "repeat" not in agg.config
+
+
+def test_aggregate_run_record_has_ci_bounds_and_per_repeat_series(tmp_path: Path) -> None:
+    from orchestrator.tracking.compare import from_store
+    from orchestrator.tracking.run_record import record_of
+
+    rep = with_repeats(make_trials(tmp_path), 3, seed=0)
+    store = ResultsStore(tmp_path, "s")
+    for t in rep:
+        store.write(t, make_result(t))
+    write_aggregates(store, rep, StatsConfig())
+    config_id = rep[0].base_id
+    record = record_of(store.trial(config_id, aggregate=True))
+    assert record.tags["aggregate"] == "true" and record.tags["repeats"] == "3"
+    assert record.tags["trial_id"] == config_id and "repeat" not in record.tags
+    assert (
+        record.metrics["ttft_p50_ms_ci_low"]
+        <= record.metrics["ttft_p50_ms"]
+        <= record.metrics["ttft_p50_ms_ci_high"]
+    )
+    series = [(step, v) for k, v, step in record.series if k == "repeats/ttft_p50_ms"]
+    assert [s for s, _ in series] == [0, 1, 2]
+    repeat = record_of(store.trial(rep[0].trial_id))
+    assert repeat.tags["config_id"] == config_id and repeat.tags["repeat"] == str(rep[0].repeat)
+    df = from_store(tmp_path, "s")
+    assert len(df) == 16 and int(df["aggregate"].sum()) == 4
+    assert set(df[df["aggregate"]]["config_id"]) == {t.base_id for t in rep}
+    assert sorted(df[~df["aggregate"]]["repeat"].tolist()) == [0] * 4 + [1] * 4 + [2] * 4
