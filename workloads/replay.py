@@ -18,6 +18,7 @@ before the measured clock starts; they share no session or trace prefix.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -65,18 +66,27 @@ def session_plans(spec: LoadSpec, tokenizer: object, n: int, rng: np.random.Gene
     return synthetic_sessions(tokenizer, n, spec.turns, spec.input_len, spec.output_len, rng)  # type: ignore[arg-type]
 
 
-def _warm_run(spec: LoadSpec, target: Target, lengths: list[int], extra: list[Prompt]) -> Run:
-    """A :class:`Run` whose first prompts are the warmups (fresh text of ``lengths``), then ``extra``."""
+def _warm_run(
+    spec: LoadSpec, target: Target, lengths: list[tuple[int, int | None]], extra: list[Prompt]
+) -> Run:
+    """A :class:`Run` whose first prompts are the warmups (fresh text of the (input, output)
+    ``lengths``; output None: the point's), then ``extra``."""
     rng = np.random.default_rng([spec.seed, WARMUP_SEED_SALT])
-    warm = [p for n in lengths for p in random_prompts(target.tokenizer, 1, n, rng)]
+    warm = [
+        dataclasses.replace(p, output_len=n_out)
+        for n_in, n_out in lengths
+        for p in random_prompts(target.tokenizer, 1, n_in, rng)
+    ]
     prompts = warm + extra
-    return Run(spec, target, prompts, payloads_for(spec, target, prompts))
+    # a trace point's output_len is a cap, 0 for none: every prompt has its own output length
+    sized = dataclasses.replace(spec, output_len=max(spec.output_len, 1))
+    return Run(spec, target, prompts, payloads_for(sized, target, prompts))
 
 
 def run_conversation(spec: LoadSpec, target: Target) -> Outcome:
     """Every session of the point (module doc); blocks until done."""
     plans = session_plans(spec, target.tokenizer, spec.num_requests, np.random.default_rng(spec.seed))
-    run = _warm_run(spec, target, [spec.input_len] * spec.warmup_requests, [])
+    run = _warm_run(spec, target, [(spec.input_len, None)] * spec.warmup_requests, [])
     warm = run.warm()
     tracker = StopTracker(constraints(spec, target.stop))
     closed = spec.name == Strategy.CONCURRENCY
@@ -124,7 +134,8 @@ def run_trace(spec: LoadSpec, target: Target) -> Outcome:
         spec.trace_block_size or 512,
         spec.seed,
     )
-    warm_lengths = [prompts[i % len(prompts)].input_tokens for i in range(spec.warmup_requests)]
+    firsts = [prompts[i % len(prompts)] for i in range(spec.warmup_requests)]
+    warm_lengths = [(p.input_tokens, p.output_len) for p in firsts]
     run = _warm_run(spec, target, warm_lengths, prompts)
     warm = run.warm()
     w = len(warm)

@@ -168,8 +168,8 @@ def test_replay_sends_at_the_trace_timestamps(tmp_path: Path, tiny_tokenizer: An
     path = _jsonl(tmp_path / "t.jsonl", rows)
     spec = LoadSpec(
         name="trace", trace_path=str(path), trace_format="auto", time_scale=0.5, trace_block_size=16,
-        input_len=64, output_len=8, num_requests=5, warmup_requests=2, timeout_s=10.0,
-    )  # fmt: skip
+        input_len=0, output_len=0, num_requests=5, warmup_requests=2, timeout_s=10.0,
+    )  # fmt: skip  # no caps: the rows' own lengths
     with fake_server() as (url, prompts):
         outcome = run_strategy(spec, Target(url, "m", tiny_tokenizer))
     m = outcome.metrics
@@ -182,6 +182,7 @@ def test_replay_sends_at_the_trace_timestamps(tmp_path: Path, tiny_tokenizer: An
     assert m["send_delay_p99_ms"] < spec.max_send_delay_ms and m["valid"]
     assert m["trace_rows"] == 5 and m["trace_changed_rows"] == 0 and m["trace_span_s"] == pytest.approx(0.09)
     assert m["requested_output_tokens"] == 2 and m["total_input_tokens"] == 5 * 8
+    assert all(r.output_tokens == 2 for r in outcome.records)  # the warmups too: the first rows' lengths
     assert FlagKind.PREFIX_CACHE_HITS not in {
         f.kind
         for f in check_point(
