@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import numpy as np
 
@@ -50,20 +51,14 @@ WARMUP_SEED_SALT = 3
 """Warmup prompts of conversations and traces come from ``default_rng([seed, 3])``."""
 
 
-def session_plans(spec: LoadSpec, tokenizer: object, n: int, rng: np.random.Generator) -> list[SessionPlan]:
+def session_plans(spec: LoadSpec, tokenizer: Any, n: int, rng: np.random.Generator) -> list[SessionPlan]:
     """``n`` sessions: the ShareGPT file's conversations when ``dataset_path`` is set, else synthetic."""
     if spec.dataset_path:
         conversations = read_sessions(spec.dataset_path)
         return sharegpt_sessions(
-            tokenizer,  # type: ignore[arg-type]
-            conversations,
-            n,
-            spec.turns,
-            spec.input_len,
-            spec.output_len,
-            rng,
+            tokenizer, conversations, n, spec.turns, spec.input_len, spec.output_len, rng
         )
-    return synthetic_sessions(tokenizer, n, spec.turns, spec.input_len, spec.output_len, rng)  # type: ignore[arg-type]
+    return synthetic_sessions(tokenizer, n, spec.turns, spec.input_len, spec.output_len, rng)
 
 
 def _warm_run(
