@@ -2,7 +2,8 @@
 
 ``python -m benchmarks.run_ours --url http://127.0.0.1:8711 --rate 200 --n 400 --out out.json``.
 Prompt i is ``"r<i> w1 w2 ..."`` (``--input-len`` words), so its first 32 characters tag it on the
-fake server. Output: ``{"ttft_ms": [...], "send_delay_ms": [...], "ok": n, "errors": n, "tags": [...]}``.
+fake server. Output: ``{"ttft_ms": [...], "send_delay_ms": [...], "ok": n, "errors": n, "tags": [...],
+"output_token_throughput": tok/s, "request_throughput": req/s}`` (``--rate inf``: all at once).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import time
 from pathlib import Path
 
+from workloads.metrics import summarize
 from workloads.sender import SPIN_NS, run_open_loop_sync
 
 
@@ -61,6 +63,9 @@ def main() -> None:
         "error_kinds": sorted({r.error_kind or "" for r in records if not r.ok}),
         "cpu_us_per_request": cpu_s / max(1, len(records)) * 1e6,
     }
+    summary = summarize(records, max_send_delay_p99_ms=float("inf"))
+    out["output_token_throughput"] = summary["output_token_throughput"]
+    out["request_throughput"] = summary["request_throughput"]
     args.out.write_text(json.dumps(out))
 
 

@@ -2,7 +2,8 @@
 
 Counters (preemptions, generated/prompt tokens, finished requests) are scraped before and after
 the point and reported as deltas; gauges (KV cache usage, running/waiting requests) are sampled
-by a background thread during the point and reported as their maximum. GPU memory used per
+by a background thread during the point and reported as their maximum; the prefix-cache hit rate
+of the point is derived from the two prefix-cache counters. GPU memory used per
 device comes from NVML (``nvidia-ml-py``) where it imports and initialises; without it there is
 no GPU metric at all (never 0). Every metric is prefixed ``engine_``.
 """
@@ -105,6 +106,16 @@ def gauge_peaks(snapshots: Sequence[Mapping[str, float]]) -> dict[str, float]:
         for k, v in snap.items():
             peaks[k] = max(peaks.get(k, v), v)
     return {f"engine_{k}_max": v for k, v in peaks.items()}
+
+
+def prefix_cache_hit_rate(deltas: Mapping[str, float]) -> dict[str, float]:
+    """``engine_prefix_cache_hit_rate`` = hits / queries (prompt tokens found in the prefix cache
+    over those looked up, vLLM's counters) over the point; nothing when the engine has no such
+    counters or looked nothing up."""
+    hits, queries = deltas.get("engine_prefix_cache_hits"), deltas.get("engine_prefix_cache_queries")
+    if hits is None or not queries:
+        return {}
+    return {"engine_prefix_cache_hit_rate": hits / queries}
 
 
 def scrape(url: str, timeout_s: float = 2.0) -> list[Sample] | None:
@@ -265,6 +276,7 @@ class PointTelemetry:
         out = gauge_peaks(self._gauges)
         if self._before is not None and self._after is not None:
             out.update(counter_deltas(self._before, self._after))
+            out.update(prefix_cache_hit_rate(out))
         if self._gpu_peaks:
             out["engine_gpu_mem_peak_mib"] = max(self._gpu_peaks)
             out["engine_gpu_mem_peak_sum_mib"] = sum(self._gpu_peaks)  # Σ of per-device peaks

@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from orchestrator.core.load import LoadSpec, Strategy
+from orchestrator.core.load import CACHE_REUSE_DATASETS, LoadSpec, Strategy
 from orchestrator.core.validity import Flag, FlagKind
 from workloads.metrics import BUNCHED_ITL_MS
 from workloads.stats import coefficient_of_variation
@@ -109,10 +109,12 @@ def prefix_cache_hits(spec: LoadSpec, metrics: Metrics) -> Flag | None:
     Reads the engine's counter deltas over the point (``engine_prefix_cache_hits`` and
     ``engine_prefix_cache_queries``, :mod:`engines.telemetry`; engines without them are not
     checked). The telemetry window holds the warmup requests too, so hits between warmups and
-    measured requests count. Not raised for ``dataset=shared_prefix``, built to share prefixes.
+    measured requests count. Not raised for the datasets built to reuse the cache
+    (``shared_prefix``, ``conversation``: :data:`orchestrator.core.load.CACHE_REUSE_DATASETS`) nor
+    for ``workload=trace``, whose rows share what the trace says they share.
     Qualifies, never fails: the latencies are real, but prefill read less than the prompts.
     """
-    if spec.dataset == "shared_prefix":
+    if spec.dataset in CACHE_REUSE_DATASETS or spec.name == Strategy.TRACE:
         return None
     hits, queries = _num(metrics, "engine_prefix_cache_hits"), _num(metrics, "engine_prefix_cache_queries")
     if not queries > 0 or not hits / queries > PREFIX_CACHE_MAX_HIT_RATE:

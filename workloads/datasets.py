@@ -67,16 +67,16 @@ def random_prompts(
             "the tokenizer adds to every prompt"
         )
     special = frozenset(tokenizer.all_special_ids)
-    sampler = _Sampler(tokenizer, special, rng)
+    sampler = TokenSampler(tokenizer, special, rng)
     return [
         Prompt(
-            _exact_text(tokenizer, sampler, special, input_len - n_special, input_len, max_tries), input_len
+            exact_text(tokenizer, sampler, special, input_len - n_special, input_len, max_tries), input_len
         )
         for _ in range(n)
     ]
 
 
-class _Sampler:
+class TokenSampler:
     """Draws random non-special ids that decode alone to valid text (no partial UTF-8 byte tokens).
 
     Validity is checked lazily for drawn ids only and cached for the duration of one call.
@@ -88,14 +88,16 @@ class _Sampler:
         self._ids = np.array(sorted(set(tokenizer.get_vocab().values()) - special), dtype=np.int64)
         self._valid: dict[int, bool] = {}
 
-    def draw(self, k: int) -> list[int]:
+    def draw(self, k: int, rng: np.random.Generator | None = None) -> list[int]:
+        """``k`` valid ids from the sampler's generator, or from ``rng`` when given."""
+        rng = self._rng if rng is None else rng
         out: list[int] = []
         for _ in range(_MAX_DRAW_ROUNDS):
             if len(out) >= k:
                 return out
             if self._ids.size == 0:
                 break
-            candidates = self._rng.choice(self._ids, size=2 * (k - len(out)) + 8)
+            candidates = rng.choice(self._ids, size=2 * (k - len(out)) + 8)
             out.extend(i for i in map(int, candidates) if self._is_valid(i))
             del out[k:]
         if len(out) >= k:
@@ -109,17 +111,19 @@ class _Sampler:
         return self._valid[token_id]
 
 
-def _exact_text(
+def exact_text(
     tokenizer: TokenizerLike,
-    sampler: _Sampler,
+    sampler: TokenSampler,
     special: frozenset[int],
     content_len: int,
     input_len: int,
     max_tries: int,
     head: str = "",
+    ids: list[int] | None = None,
 ) -> str:
-    """Draw ``content_len`` ids, then trim/extend the re-encoded ids until ``head + text`` is exact."""
-    ids = sampler.draw(content_len)
+    """Draw ``content_len`` ids (or start from ``ids``), then trim/extend the re-encoded ids until
+    ``head + text`` is exactly ``input_len`` tokens."""
+    ids = sampler.draw(content_len) if ids is None else ids
     for _ in range(max_tries):
         # A trim can cut a multi-byte character in two; drop the dangling half.
         text = tokenizer.decode(ids, skip_special_tokens=True).rstrip("\ufffd")
@@ -161,14 +165,14 @@ def shared_prefix_prompts(
         )
     prefixes = [p.text for p in random_prompts(tokenizer, num_prefixes, prefix_len, rng, max_tries=max_tries)]
     special = frozenset(tokenizer.all_special_ids)
-    sampler = _Sampler(tokenizer, special, rng)
+    sampler = TokenSampler(tokenizer, special, rng)
     out: list[Prompt] = []
     for i in range(n):
         head = prefixes[i % num_prefixes] + " "
         content_len = max(1, input_len - count_tokens(tokenizer, head))
         out.append(
             Prompt(
-                _exact_text(tokenizer, sampler, special, content_len, input_len, max_tries, head), input_len
+                exact_text(tokenizer, sampler, special, content_len, input_len, max_tries, head), input_len
             )
         )
     return out
@@ -194,12 +198,12 @@ def distinct_prompts(
         return random_prompts(tokenizer, n, input_len, rng, max_tries=max_tries)
     head_len = 1 if n <= len(tokenizer.get_vocab()) // 2 else 2
     special = frozenset(tokenizer.all_special_ids)
-    sampler = _Sampler(tokenizer, special, rng)
+    sampler = TokenSampler(tokenizer, special, rng)
     seen: set[tuple[int, ...]] = set()
     out: list[Prompt] = []
     for _ in range(n):
         for _ in range(max_tries):
-            text = _exact_text(tokenizer, sampler, special, input_len - n_special, input_len, max_tries)
+            text = exact_text(tokenizer, sampler, special, input_len - n_special, input_len, max_tries)
             head = tuple(int(i) for i in tokenizer(text, add_special_tokens=False)["input_ids"][:head_len])
             if head not in seen:
                 seen.add(head)

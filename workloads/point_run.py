@@ -4,7 +4,7 @@ the open- and closed-loop sends every strategy (:mod:`workloads.strategies`) is 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +12,7 @@ import numpy as np
 
 from orchestrator.core.load import LoadSpec, Strategy
 from workloads.arrivals import arrival_offsets
+from workloads.breakdowns import breakdowns
 from workloads.constraints import Constraints, StopSignal, StopTracker
 from workloads.datasets import Prompt, random_prompts, shared_prefix_prompts
 from workloads.driver import build_payloads, run_concurrency_sync
@@ -121,13 +122,7 @@ class Run:
     def summary(self, records: Sequence[RequestRecord], *, scheduled: bool = True) -> Summary:
         """``scheduled``: requests had planned send times, so a late client makes the run invalid;
         a closed loop or everything-at-once has no plan (send delay is then only reported)."""
-        out = summarize(
-            records,
-            slo=dict(self.spec.slo),
-            max_error_rate=self.spec.max_error_rate,
-            max_send_delay_p99_ms=self.spec.max_send_delay_ms if scheduled else math.inf,
-        )
-        return {**out, **output_lengths(records, self.requested)}
+        return point_summary(self.spec, records, self.requested, scheduled=scheduled)
 
     def warm(self) -> list[RequestRecord]:
         """Send the warmup requests and wait until every one has completed (module docstring)."""
@@ -196,6 +191,25 @@ class Run:
         for rec in records:
             rec.step = step
         return records, self.summary(records, scheduled=not all_at_once)
+
+
+def point_summary(
+    spec: LoadSpec,
+    records: Sequence[RequestRecord],
+    requested: Callable[[RequestRecord], int],
+    *,
+    scheduled: bool,
+    planned_turns: Mapping[int, int] | None = None,
+) -> Summary:
+    """The point's metrics: the pooled summary, output lengths against ``requested`` (a record's
+    ``max_tokens``) and the breakdowns that apply (:mod:`workloads.breakdowns`)."""
+    out = summarize(
+        records,
+        slo=dict(spec.slo),
+        max_error_rate=spec.max_error_rate,
+        max_send_delay_p99_ms=spec.max_send_delay_ms if scheduled else math.inf,
+    )
+    return {**out, **output_lengths(records, requested), **breakdowns(records, planned_turns)}
 
 
 def payloads_for(spec: LoadSpec, target: Target, prompts: list[Prompt]) -> list[dict[str, Any]]:

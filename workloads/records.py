@@ -22,8 +22,14 @@ class RequestRecord:
     """One request as the client saw it.
 
     ``token_times_ns`` holds the arrival time of every SSE event that carried at least one token
-    (non-empty text). ``output_tokens`` comes from the server's ``usage`` or, failing that, from
-    tokenizing the whole text once; it is never the number of SSE events (-1 = unknown).
+    of any kind (non-empty answer text or reasoning text). ``output_tokens`` comes from the server's
+    ``usage`` or, failing that, from tokenizing the whole text once; it is never the number of SSE
+    events (-1 = unknown). ``first_reasoning_ns`` / ``first_answer_ns`` are the first events with
+    reasoning (``delta.reasoning`` / ``reasoning_content``) and answer text (-1: none came);
+    ``reasoning_tokens`` (``usage.completion_tokens_details.reasoning_tokens``) and ``cached_tokens``
+    (``usage.prompt_tokens_details.cached_tokens``) are the server's counts, -1 where it sent none.
+    ``session`` / ``turn`` place a conversation's request (session index, 1-based turn; -1 / 0
+    outside conversations).
     """
 
     request_id: int
@@ -39,6 +45,12 @@ class RequestRecord:
     warmup: bool = False
     output_text: str = ""
     step: int = 0  # multi-step strategies: rate-sweep step, SLA probe or static-batch run index
+    first_reasoning_ns: int = -1
+    first_answer_ns: int = -1
+    reasoning_tokens: int = UNKNOWN_TOKENS
+    cached_tokens: int = UNKNOWN_TOKENS
+    session: int = -1
+    turn: int = 0
 
     @property
     def ttft_ns(self) -> int | None:
@@ -49,6 +61,16 @@ class RequestRecord:
     def e2e_ns(self) -> int | None:
         """End-to-end latency: last token event - sent; None when no token arrived."""
         return self.token_times_ns[-1] - self.sent_ns if self.token_times_ns else None
+
+    @property
+    def reasoning_ttft_ns(self) -> int | None:
+        """Time to the first reasoning token: its event - sent; None when no reasoning came."""
+        return self.first_reasoning_ns - self.sent_ns if self.first_reasoning_ns >= 0 else None
+
+    @property
+    def answer_ttft_ns(self) -> int | None:
+        """Time to the first answer (content) token: its event - sent; None when no answer came."""
+        return self.first_answer_ns - self.sent_ns if self.first_answer_ns >= 0 else None
 
     @property
     def itl_ns(self) -> list[int]:

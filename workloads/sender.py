@@ -25,7 +25,8 @@ SPIN_NS = 1_000_000
 """Below this much time to a send, yield to the loop instead of sleeping (timer granularity)."""
 
 
-async def _wait_until(target_ns: int, clock: Callable[[], int], spin_ns: int = SPIN_NS) -> None:
+async def wait_until(target_ns: int, clock: Callable[[], int], spin_ns: int = SPIN_NS) -> None:
+    """Sleep until ``spin_ns`` before ``target_ns``, then yield to the loop until it is reached."""
     while (left := target_ns - clock()) > 0:
         await asyncio.sleep((left - spin_ns) / 1e9 if left > spin_ns else 0)
 
@@ -76,7 +77,7 @@ async def run_open_loop(
             if deadline is not None and target > deadline:
                 tracker.reason = "duration"
                 break
-            await _wait_until(target, clock, spin_ns)
+            await wait_until(target, clock, spin_ns)
             if tracker.stop_reason(clock()):
                 break
             tracker.on_send(clock())

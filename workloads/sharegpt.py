@@ -17,21 +17,16 @@ import numpy as np
 
 from workloads.datasets import Prompt, TokenizerLike, count_tokens
 
+USER_ROLES = frozenset({"human", "user"})
+ASSISTANT_ROLES = frozenset({"gpt", "assistant", "chatgpt", "bing", "bard"})
+
 
 def read_conversations(path: str | Path) -> list[tuple[str, str]]:
     """(prompt, completion) pairs of every conversation with at least two turns.
 
     Raises ``ValueError`` naming ``workload.dataset.path`` for a missing or malformed file.
     """
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise ValueError(f"workload.dataset.path={str(path)!r}: no such file")
-    try:
-        data: Any = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ValueError(f"workload.dataset.path={str(path)!r}: not readable JSON ({exc})") from None
-    if not isinstance(data, list):
-        raise ValueError(f"workload.dataset.path={str(path)!r}: expected a JSON list of conversations")
+    data = _load(path)
     pairs: list[tuple[str, str]] = []
     for item in data:
         turns = item.get("conversations") if isinstance(item, dict) else None
@@ -45,6 +40,50 @@ def read_conversations(path: str | Path) -> list[tuple[str, str]]:
     if not pairs:
         raise ValueError(f"workload.dataset.path={str(path)!r}: no conversation with two turns")
     return pairs
+
+
+def read_sessions(path: str | Path) -> list[list[tuple[str, str]]]:
+    """Every conversation as its (user, assistant) exchanges in order (``dataset.kind=conversation``).
+
+    A conversation's exchanges are its consecutive user/assistant message pairs (roles ``human`` /
+    ``user`` then ``gpt`` / ``assistant``, ...), from the first user message up to the first break
+    in that alternation or an empty message; conversations with none are skipped. Raises
+    ``ValueError`` naming ``workload.dataset.path`` for a missing or malformed file.
+    """
+    sessions: list[list[tuple[str, str]]] = []
+    for item in _load(path):
+        turns = item.get("conversations") if isinstance(item, dict) else None
+        if not isinstance(turns, list):
+            continue
+        messages = [(t.get("from"), t.get("value")) for t in turns if isinstance(t, dict)]
+        while messages and messages[0][0] not in USER_ROLES:  # a system prompt or a leading reply
+            messages.pop(0)
+        exchanges: list[tuple[str, str]] = []
+        for (role, text), (reply_role, reply) in zip(messages[::2], messages[1::2], strict=False):
+            ok = role in USER_ROLES and reply_role in ASSISTANT_ROLES
+            if not ok or not isinstance(text, str) or not isinstance(reply, str) or not text or not reply:
+                break
+            exchanges.append((text, reply))
+        if exchanges:
+            sessions.append(exchanges)
+    if not sessions:
+        raise ValueError(
+            f"workload.dataset.path={str(path)!r}: no conversation with a user/assistant exchange"
+        )
+    return sessions
+
+
+def _load(path: str | Path) -> list[Any]:
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ValueError(f"workload.dataset.path={str(path)!r}: no such file")
+    try:
+        data: Any = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"workload.dataset.path={str(path)!r}: not readable JSON ({exc})") from None
+    if not isinstance(data, list):
+        raise ValueError(f"workload.dataset.path={str(path)!r}: expected a JSON list of conversations")
+    return data
 
 
 def sharegpt_prompts(

@@ -7,6 +7,10 @@
   geometric), or the listed rates; each rate is one step.
 * ``sla_search``: bisection for the highest rate whose p99s meet the SLOs; each probe is a step.
 * ``static_batch``: TGI-benchmark static batches (:mod:`workloads.static_batch`).
+* ``trace``: a request trace replayed at its timestamps (:mod:`workloads.replay`).
+
+``dataset=conversation`` runs multi-turn sessions instead of independent requests, closed loop
+(``concurrency`` sessions) or with session starts open loop (:mod:`workloads.replay`).
 
 Constraints (:mod:`workloads.constraints`) apply to every strategy; metrics come from the records
 afterwards. Each step's metrics carry ``step`` and ``offered_rate`` (``inf`` = all at once).
@@ -28,7 +32,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from orchestrator.core.load import RATE_STRATEGIES, LoadSpec, Strategy
+from orchestrator.core.load import CONVERSATION_STRATEGIES, RATE_STRATEGIES, LoadSpec, Strategy
 from workloads.datasets import distinct_prompts
 from workloads.metrics import Summary
 from workloads.point_run import (
@@ -41,6 +45,7 @@ from workloads.point_run import (
     stopped_message,
 )
 from workloads.records import RequestRecord
+from workloads.replay import run_conversation, run_trace
 from workloads.sla import sla_search, sweep_rates
 from workloads.static_batch import run_static_batch_sync, summarize_static_batch
 
@@ -157,8 +162,16 @@ _STRATEGIES: dict[str, Callable[[Run], Outcome]] = {
 
 def run_strategy(spec: LoadSpec, target: Target) -> Outcome:
     """Build the point's prompts and payloads, then run its strategy; blocks until done."""
-    if spec.name not in _STRATEGIES:
-        raise ValueError(f"workload.name={spec.name!r} is not one of {', '.join(_STRATEGIES)}")
+    if spec.name not in (*_STRATEGIES, Strategy.TRACE):
+        raise ValueError(
+            f"workload.name={spec.name!r} is not one of {', '.join((*_STRATEGIES, Strategy.TRACE))}"
+        )
+    if spec.name == Strategy.TRACE:
+        return run_trace(spec, target)
+    if spec.dataset == "conversation":
+        if spec.name not in CONVERSATION_STRATEGIES:
+            raise ValueError(f"workload.name={spec.name!r} cannot run dataset=conversation")
+        return run_conversation(spec, target)
     rng = np.random.default_rng(spec.seed)
     if spec.name == Strategy.STATIC_BATCH:  # a fresh prompt for every request of every run, warmups included
         n = (spec.warmups + spec.runs) * spec.batch_size

@@ -123,7 +123,10 @@ class _Conn(asyncio.Protocol):
 
     def __init__(self, server: FakeServer) -> None:
         self.srv = server
-        self.buf = b""
+        self.buf = b""  # bytes of the requests not yet routed; while a long body arrives, in pieces
+        self.pieces: list[bytes] = []
+        self.size = 0  # len(buf) + the pieces' lengths
+        self.need = 0  # bytes the request being read needs in all (0: its head is not complete yet)
         self.arrival = 0
         self.transport: asyncio.Transport | None = None
         self.busy = False  # a streamed response is in progress (requests wait in buf)
@@ -136,9 +139,17 @@ class _Conn(asyncio.Protocol):
         self.srv.stats.connections += 1
 
     def data_received(self, data: bytes) -> None:
-        if not self.buf:
+        if not self.size:
             self.arrival = time.perf_counter_ns()
-        self.buf += data
+        # A long body (a 128K-token prompt is ~700 KB, many reads) is kept in pieces and joined once
+        # it is complete, so reading it costs its length, not its length times the reads.
+        self.pieces.append(data)
+        self.size += len(data)
+        if self.need and self.size < self.need:
+            return
+        if self.pieces:
+            self.buf = b"".join([self.buf, *self.pieces])
+            self.pieces = []
         self._next()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -159,9 +170,12 @@ class _Conn(asyncio.Protocol):
                     length = int(value)
             total = head_end + 4 + length
             if len(self.buf) < total:
+                self.need = total
                 return
+            self.need = 0
             body = self.buf[head_end + 4 : total]
             self.buf = self.buf[total:]
+            self.size = len(self.buf)
             arrival = self.arrival
             if self.buf:  # a pipelined request arrived with this one
                 self.arrival = time.perf_counter_ns()

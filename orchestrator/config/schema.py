@@ -75,13 +75,33 @@ class SLOConfig:
 @dataclass
 class DatasetConfig:
     """Where prompts come from: ``random`` (exact input_len), ``sharegpt`` (replay of a local
-    ShareGPT-format JSON at ``path``) or ``shared_prefix`` (``num_prefixes`` distinct prefixes of
-    ``prefix_len`` tokens, total length exactly input_len)."""
+    ShareGPT-format JSON at ``path``), ``shared_prefix`` (``num_prefixes`` distinct prefixes of
+    ``prefix_len`` tokens, total length exactly input_len) or ``conversation`` (multi-turn sessions
+    of ``turns`` turns, ``think_time_s`` between a response and the next turn: synthetic, or the
+    full conversations of the ShareGPT JSON at ``path``; see docs/workloads.md)."""
 
     kind: str = "random"
     path: str | None = None
     prefix_len: int = 0
     num_prefixes: int = 1
+    turns: int = 4
+    think_time_s: float = 0.0
+
+
+@dataclass
+class TraceConfig:
+    """``workload=trace``: the trace file to replay (``format``: ``auto`` by extension, ``jsonl``
+    (Mooncake's fields or ours), ``mooncake``, ``azure`` CSV), its gaps multiplied by
+    ``time_scale`` (0.5 = twice as fast); ``block_size`` tokens per ``hash_ids`` entry. The rows'
+    own lengths are sent, clipped to ``max_input_len`` / ``max_output_len`` where set
+    (``workload.input_len`` / ``output_len`` do not apply)."""
+
+    path: str | None = None
+    format: str = "auto"
+    time_scale: float = 1.0
+    block_size: int = 512
+    max_input_len: int | None = None
+    max_output_len: int | None = None
 
 
 @dataclass
@@ -132,6 +152,7 @@ class WorkloadConfig:
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     sweep: RateSweepConfig = field(default_factory=RateSweepConfig)
     sla: SLASearchConfig = field(default_factory=SLASearchConfig)
+    trace: TraceConfig = field(default_factory=TraceConfig)
     batch_sizes: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16, 32])  # static_batch axis
     runs: int = 10  # static_batch: measured runs per batch size
     warmups: int = 1  # static_batch: warmup runs before them

@@ -78,6 +78,14 @@ def validate_fields(cfg: ExperimentConfig, engine_names: Iterable[str]) -> None:
         _positive(f"workload.slo.{key}", value)
     validate_workload(w, slo_set=bool(slo_items(cfg)))
     longest = max(w.input_len) + max(w.output_len)
+    if w.dataset.kind == "conversation" and w.dataset.turns * longest > cfg.model.max_model_len:
+        raise ConfigError(
+            "workload.dataset.turns",
+            f"{w.dataset.turns} turns of input {max(w.input_len)} + output {max(w.output_len)} tokens: the "
+            f"last turn's history reaches {w.dataset.turns * longest} tokens, above "
+            f"model.max_model_len={cfg.model.max_model_len}; lower the turns or lengths, "
+            "or raise model.max_model_len",
+        )
     if longest > cfg.model.max_model_len:
         raise ConfigError(
             "workload.input_len",

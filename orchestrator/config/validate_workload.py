@@ -6,7 +6,14 @@ import math
 
 from orchestrator.config.schema import WorkloadConfig
 from orchestrator.core.errors import ConfigError
-from orchestrator.core.load import DATASETS, RATE_STRATEGIES, SWEEP_KINDS, Strategy
+from orchestrator.core.load import (
+    CONVERSATION_STRATEGIES,
+    DATASETS,
+    RATE_STRATEGIES,
+    SWEEP_KINDS,
+    TRACE_FORMATS,
+    Strategy,
+)
 
 
 def validate_workload(w: WorkloadConfig, slo_set: bool) -> None:
@@ -44,7 +51,28 @@ def validate_workload(w: WorkloadConfig, slo_set: bool) -> None:
         _positive("workload.runs", w.runs)
         if w.warmups < 0:
             raise ConfigError("workload.warmups", f"must be >= 0, got {w.warmups}")
+    if w.name == Strategy.TRACE:
+        _validate_trace(w)
     _validate_dataset(w)
+
+
+def _validate_trace(w: WorkloadConfig) -> None:
+    """The trace's own fields; the file itself is read by orchestrator.sweep.checks."""
+    t = w.trace
+    if not t.path:
+        raise ConfigError("workload.trace.path", "trace replay needs the path of a local trace file")
+    if t.format not in TRACE_FORMATS:
+        raise ConfigError("workload.trace.format", f"unknown value '{t.format}'", TRACE_FORMATS)
+    _positive("workload.trace.time_scale", t.time_scale)
+    _positive("workload.trace.block_size", t.block_size)
+    _optional_positive("workload.trace.max_input_len", t.max_input_len)
+    _optional_positive("workload.trace.max_output_len", t.max_output_len)
+    if w.dataset.kind != "random":
+        raise ConfigError(
+            "workload.dataset.kind",
+            f"trace replay builds its prompts from the trace's lengths (and hash_ids); "
+            f"got '{w.dataset.kind}', leave it random",
+        )
 
 
 def _validate_dataset(w: WorkloadConfig) -> None:
@@ -53,6 +81,19 @@ def _validate_dataset(w: WorkloadConfig) -> None:
         raise ConfigError("workload.dataset.kind", f"unknown value '{d.kind}'", DATASETS)
     if d.kind == "sharegpt" and not d.path:  # the file itself is read by orchestrator.sweep.checks
         raise ConfigError("workload.dataset.path", "sharegpt needs the path of a local ShareGPT JSON file")
+    if d.kind == "conversation":
+        if w.name not in CONVERSATION_STRATEGIES:
+            raise ConfigError(
+                "workload.name",
+                f"dataset.kind=conversation runs sessions closed loop or their starts open loop; "
+                f"'{w.name}' cannot",
+                CONVERSATION_STRATEGIES,
+            )
+        _positive("workload.dataset.turns", d.turns)
+        if not 0 <= d.think_time_s < math.inf:
+            raise ConfigError(
+                "workload.dataset.think_time_s", f"must be >= 0 and finite, got {d.think_time_s}"
+            )
     if d.kind == "shared_prefix":
         _positive("workload.dataset.num_prefixes", d.num_prefixes)
         if not 0 < d.prefix_len < min(w.input_len):

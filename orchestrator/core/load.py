@@ -24,13 +24,19 @@ class Strategy(enum.StrEnum):
     RATE_SWEEP = "rate_sweep"
     SLA_SEARCH = "sla_search"
     STATIC_BATCH = "static_batch"
+    TRACE = "trace"
 
 
 STRATEGIES: tuple[str, ...] = tuple(Strategy)
 RATE_STRATEGIES: tuple[str, ...] = (Strategy.CONSTANT, Strategy.POISSON, Strategy.GAMMA)
 """Strategies with one trial per ``workload.rate`` value."""
 
-DATASETS: tuple[str, ...] = ("random", "sharegpt", "shared_prefix")
+DATASETS: tuple[str, ...] = ("random", "sharegpt", "shared_prefix", "conversation")
+CACHE_REUSE_DATASETS: tuple[str, ...] = ("shared_prefix", "conversation")
+"""Datasets built to be served partly from an engine's prefix cache."""
+CONVERSATION_STRATEGIES: tuple[str, ...] = (Strategy.CONCURRENCY, *RATE_STRATEGIES, Strategy.MAX_THROUGHPUT)
+"""Strategies that run ``dataset=conversation`` (sessions closed loop, or session starts open loop)."""
+TRACE_FORMATS: tuple[str, ...] = ("auto", "jsonl", "mooncake", "azure")
 SWEEP_KINDS: tuple[str, ...] = ("linear", "geometric", "list")
 
 
@@ -64,6 +70,14 @@ class LoadSpec:
     dataset_path: str | None = None
     prefix_len: int = 0
     num_prefixes: int = 1
+    # conversation dataset: turns per session, pause between a response and the next turn
+    turns: int = 1
+    think_time_s: float = 0.0
+    # trace replay
+    trace_path: str | None = None
+    trace_format: str = ""
+    time_scale: float = 1.0
+    trace_block_size: int = 0
     # rate_sweep
     sweep_kind: str = ""
     sweep_rates: tuple[float, ...] = ()
@@ -82,12 +96,19 @@ class LoadSpec:
     def label(self) -> str:
         """Short human label: ``c4-in64-out32``, ``poisson-r2-in64-out32``, ``b8-in100-out100``."""
         lengths = f"in{self.input_len}-out{self.output_len}"
+        if self.dataset == "conversation":
+            lengths += f"-turns{self.turns}"
         if self.name == Strategy.CONCURRENCY:
             return f"c{self.concurrency}-{lengths}"
         if self.name == Strategy.STATIC_BATCH:
             return f"b{self.batch_size}-{lengths}"
         if self.name in RATE_STRATEGIES:
             return f"{self.name}-r{self.rate:g}-{lengths}"
+        if self.name == Strategy.TRACE:  # lengths are the trace's; input_len/output_len cap them (0: none)
+            caps = f"-in{self.input_len}" * bool(self.input_len) + f"-out{self.output_len}" * bool(
+                self.output_len
+            )
+            return f"trace{caps}" + (f"-x{self.time_scale:g}" if self.time_scale != 1.0 else "")
         return f"{self.name}-{lengths}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -102,6 +123,7 @@ STRATEGY_FIELDS = frozenset(
         "dataset_path", "prefix_len", "num_prefixes", "max_send_delay_ms", "sweep_kind",
         "sweep_rates", "sweep_num_rates", "sweep_min_rate", "sla_min_rate", "sla_max_rate",
         "sla_iterations", "sla_rel_tol",
-        "batch_size", "runs", "warmups",
+        "batch_size", "runs", "warmups", "turns", "think_time_s", "trace_path", "trace_format",
+        "time_scale", "trace_block_size",
     }
 )  # fmt: skip

@@ -2,7 +2,7 @@
 
 First the config's own fields (:func:`orchestrator.config.validate.validate_fields`), then what needs
 more than the config: each engine's own options (``engine.sweep`` variants included), a ShareGPT
-file read once, the TP sizes against the planned cluster, fixed side channels two co-located
+file or a trace read once, the TP sizes against the planned cluster, fixed side channels two co-located
 instances would share, and local model paths (only without ``ray.address``).
 """
 
@@ -15,10 +15,12 @@ from engines.registry import get_engine
 from orchestrator.config.schema import ExperimentConfig
 from orchestrator.config.validate import validate_fields
 from orchestrator.core.errors import ConfigError
+from orchestrator.core.load import Strategy
 from orchestrator.sweep.colocation import check_side_channels
 from orchestrator.sweep.engine_axes import engine_variants
 from orchestrator.sweep.placement import NodeSpec, check_tp
-from workloads.sharegpt import read_conversations
+from workloads.sharegpt import read_conversations, read_sessions
+from workloads.trace import check_fits, read_trace
 
 
 def validate(cfg: ExperimentConfig, engine_names: Iterable[str], nodes: Sequence[NodeSpec]) -> None:
@@ -27,11 +29,15 @@ def validate(cfg: ExperimentConfig, engine_names: Iterable[str], nodes: Sequence
     for variant, _ in engine_variants(cfg.engine):  # engine.sweep paths, then each engine's own checks
         get_engine(variant.name).validate(variant, cfg.model)
     d = cfg.workload.dataset
-    if d.kind == "sharegpt" and d.path:
+    if d.kind in ("sharegpt", "conversation") and d.path:
         try:
-            read_conversations(d.path)
+            (read_conversations if d.kind == "sharegpt" else read_sessions)(d.path)
         except ValueError as exc:
             raise ConfigError("workload.dataset.path", f"{d.path}: {str(exc).split(': ', 1)[-1]}") from None
+    t = cfg.workload.trace
+    if cfg.workload.name == Strategy.TRACE and t.path:  # ConfigError naming the line and the field
+        rows = read_trace(t.path, t.format)[: cfg.workload.num_requests]
+        check_fits(t.path, rows, cfg.model.max_model_len, t.max_input_len, t.max_output_len)
     for tp in cfg.engine.tp:
         check_tp(tp, nodes)
     check_side_channels(cfg, nodes)  # a fixed port/socket path two co-located instances would share

@@ -32,13 +32,22 @@ def workload_points(cfg: ExperimentConfig) -> list[LoadSpec]:
         max_errors=w.max_errors,
         abort_error_rate=w.abort_error_rate,
         dataset=w.dataset.kind,
-        dataset_path=w.dataset.path if w.dataset.kind == "sharegpt" else None,
+        dataset_path=w.dataset.path if w.dataset.kind in ("sharegpt", "conversation") else None,
         prefix_len=w.dataset.prefix_len if w.dataset.kind == "shared_prefix" else 0,
         num_prefixes=w.dataset.num_prefixes if w.dataset.kind == "shared_prefix" else 1,
     )
+    if w.dataset.kind == "conversation":
+        common.update(turns=w.dataset.turns, think_time_s=w.dataset.think_time_s)
+    if w.name == Strategy.TRACE:
+        t = w.trace
+        common.update(
+            trace_path=t.path, trace_format=t.format, time_scale=t.time_scale, trace_block_size=t.block_size
+        )
     if w.name in (Strategy.RATE_SWEEP, Strategy.SLA_SEARCH) or w.name in RATE_STRATEGIES:
         common["burstiness"] = 1.0 if w.name in (Strategy.POISSON, Strategy.CONSTANT) else w.burstiness
     lengths = list(itertools.product(w.input_len, w.output_len))
+    if w.name == Strategy.TRACE:  # the rows' own lengths; the point carries the caps (0: none)
+        lengths = [(w.trace.max_input_len or 0, w.trace.max_output_len or 0)]
     if w.name == Strategy.CONCURRENCY:
         return [
             LoadSpec(concurrency=c, input_len=i, output_len=o, **common)

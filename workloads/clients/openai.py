@@ -6,6 +6,13 @@ propagates. Timing follows the metric definitions: ``sent_ns`` is taken right be
 written, and each SSE event that carries text is stamped with the arrival time of its chunk.
 Output tokens come from the server's ``usage`` (``stream_options.include_usage``); fallback is the
 given tokenizer callable on the whole text, else -1 (unknown). SSE events are never counted as tokens.
+
+Reasoning models (chat): a delta's ``reasoning`` (vLLM 0.32's ``DeltaMessage.reasoning``, also
+OpenRouter/Ollama) or ``reasoning_content`` (vLLM before the rename, DeepSeek's API, SGLang) is
+reasoning text, ``content`` the answer. Both are token events (TTFT is the first of any kind);
+the first of each is stamped apart. ``usage.completion_tokens_details.reasoning_tokens`` and
+``usage.prompt_tokens_details.cached_tokens`` are kept where the server reports them (vLLM: with a
+``--reasoning-parser``, and with ``--enable-prompt-tokens-details``).
 """
 
 from __future__ import annotations
@@ -71,8 +78,11 @@ class _Accumulator:
     chat: bool
     token_times_ns: list[int] = field(default_factory=list)
     parts: list[str] = field(default_factory=list)
+    reasoning_parts: list[str] = field(default_factory=list)
     usage: dict[str, Any] = field(default_factory=dict)
     last_event_ns: int | None = None
+    first_reasoning_ns: int = -1
+    first_answer_ns: int = -1
     done: bool = False
 
     def on_event(self, event: SSEEvent, now_ns: int) -> None:
@@ -94,13 +104,33 @@ class _Accumulator:
             raise _error_failure(err)
         if isinstance(obj.get("usage"), dict):
             self.usage = obj["usage"]
-        text = _choice_text(obj, chat=self.chat)
+        text, reasoning = _choice_text(obj, chat=self.chat)
         if text:
             self.parts.append(text)
+            if self.first_answer_ns < 0:
+                self.first_answer_ns = now_ns
+        if reasoning:
+            self.reasoning_parts.append(reasoning)
+            if self.first_reasoning_ns < 0:
+                self.first_reasoning_ns = now_ns
+        if text or reasoning:
             self.token_times_ns.append(now_ns)
 
     def text(self) -> str:
         return "".join(self.parts)
+
+    def reasoning_text(self) -> str:
+        return "".join(self.reasoning_parts)
+
+    def details(self) -> dict[str, int]:
+        out = {"first_reasoning_ns": self.first_reasoning_ns, "first_answer_ns": self.first_answer_ns}
+        reasoning = _detail(self.usage, "completion_tokens_details", "reasoning_tokens")
+        cached = _detail(self.usage, "prompt_tokens_details", "cached_tokens")
+        if reasoning is not None:
+            out["reasoning_tokens"] = reasoning
+        if cached is not None:
+            out["cached_tokens"] = cached
+        return out
 
     def output_tokens(self) -> int | None:
         value = self.usage.get("completion_tokens")
@@ -121,21 +151,35 @@ def _error_failure(err: Any) -> StreamFailure:
     return StreamFailure("protocol", f"error in stream: {message}")
 
 
-def _choice_text(obj: dict[str, Any], *, chat: bool) -> str:
+def _detail(usage: dict[str, Any], section: str, key: str) -> int | None:
+    """``usage[section][key]`` when it is a count (vLLM sends null details when they are off)."""
+    details = usage.get(section)
+    value = details.get(key) if isinstance(details, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _choice_text(obj: dict[str, Any], *, chat: bool) -> tuple[str, str]:
+    """The first choice's (answer text, reasoning text); empty strings when it has none."""
     choices = obj.get("choices")
     if choices is None or choices == []:
-        return ""
+        return "", ""
     if not isinstance(choices, list) or not isinstance(choices[0], dict):
         raise StreamFailure("protocol", f"malformed choices: {str(choices)[:100]}")
     choice = choices[0]
+    reasoning: Any = None
     if chat:
         delta = choice.get("delta")
-        value = delta.get("content") if isinstance(delta, dict) else None
+        delta = delta if isinstance(delta, dict) else {}
+        value = delta.get("content")
+        reasoning = delta.get("reasoning")
+        if reasoning is None:
+            reasoning = delta.get("reasoning_content")
     else:
         value = choice.get("text")
-    if value is not None and not isinstance(value, str):
-        raise StreamFailure("protocol", f"token text is not a string: {value!r}"[:ERROR_HEAD_CHARS])
-    return value or ""
+    for v in (value, reasoning):
+        if v is not None and not isinstance(v, str):
+            raise StreamFailure("protocol", f"token text is not a string: {v!r}"[:ERROR_HEAD_CHARS])
+    return value or "", reasoning or ""
 
 
 async def stream_openai(

@@ -5,6 +5,12 @@ Lines end with ``\\n``, ``\\r\\n`` or ``\\r``; a blank line dispatches the event
 starting with ``:`` are comments; several ``data:`` lines are joined with ``\\n``; a leading BOM is
 dropped. An event still being built when the stream ends is discarded and :attr:`SSEParser.truncated`
 is set, so callers can tell a cut stream from a complete one.
+
+Cost is linear in the bytes fed: only the new text is searched for line ends, and a line that
+arrives in many pieces is kept as a list of pieces and joined once, when its end arrives
+(:attr:`SSEParser.copied_chars` counts the characters those joins copied), so a long event (a
+128K-token prompt echoed back, a large usage object) split over many reads is not re-copied and
+re-scanned with every read.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ class SSEParser:
 
     def __init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buf = ""
+        self._pending: list[str] = []  # pieces of the line being read (no line end yet)
+        self.copied_chars = 0  # characters copied joining a line's pieces
         self._data: list[str] = []
         self._event = ""
         self._last_id: str | None = None
@@ -57,9 +64,9 @@ class SSEParser:
         self._closed = True
         # A partial UTF-8 sequence flushes as U+FFFD into the buffer, so it counts as truncation.
         events = self._consume(self._decoder.decode(b"", final=True), final=True)
-        if self._buf or self._data or self._event:
+        if self._pending or self._data or self._event:
             self._truncated = True
-        self._buf, self._data, self._event = "", [], ""
+        self._pending, self._data, self._event = [], [], ""
         return events
 
     def _consume(self, text: str, *, final: bool) -> list[SSEEvent]:
@@ -71,18 +78,24 @@ class SSEParser:
             self._at_start = False
             if text[0] == "\ufeff":
                 text = text[1:]
-        buf = self._buf + text
         events: list[SSEEvent] = []
+        pending = self._pending
         pos = 0
-        for match in _LINE_END.finditer(buf):
-            line = buf[pos : match.start()]
+        for match in _LINE_END.finditer(text):
+            line = text[pos : match.start()]
+            if pending:  # the line began in an earlier chunk: join its pieces once
+                pending.append(line)
+                line = "".join(pending)
+                self.copied_chars += len(line)
+                pending.clear()
             pos = match.end()
-            if match.group() == "\r" and pos == len(buf) and not final:
+            if match.group() == "\r" and pos == len(text) and not final:
                 self._skip_lf = True  # a "\n" starting the next chunk belongs to this line end
             event = self._line(line)
             if event is not None:
                 events.append(event)
-        self._buf = buf[pos:]
+        if pos < len(text):
+            pending.append(text[pos:])
         return events
 
     def _line(self, line: str) -> SSEEvent | None:

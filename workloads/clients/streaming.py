@@ -43,7 +43,16 @@ class Accumulator(Protocol):
     def on_event(self, event: SSEEvent, now_ns: int) -> None: ...
 
     def text(self) -> str:
-        """The generated text so far."""
+        """The generated answer text so far (what a conversation's history carries)."""
+        ...
+
+    def reasoning_text(self) -> str:
+        """The generated reasoning text so far ("" for streams without reasoning)."""
+        ...
+
+    def details(self) -> Mapping[str, int]:
+        """Record fields the stream told beyond the common ones (``first_reasoning_ns``,
+        ``first_answer_ns``, ``reasoning_tokens``, ``cached_tokens``): only those it knows."""
         ...
 
     def output_tokens(self) -> int | None:
@@ -115,7 +124,7 @@ async def stream_request(
     connection / dropped before the response), "http" (non-200, message from ``describe_error``),
     "timeout", "truncated" (stream ended or dropped before ``end_marker``), "protocol" (malformed
     data); ``acc`` may raise any kind. Output tokens: the stream's count, else ``count_tokens`` on
-    the text, else -1; input tokens: the stream's count, else ``input_tokens``.
+    the text (answer and reasoning), else -1; input tokens: the stream's count, else ``input_tokens``.
     """
     failure: StreamFailure | None = None
     stamp = SendStamp(clock)
@@ -145,7 +154,12 @@ async def stream_request(
     text = acc.text()
     output_tokens = acc.output_tokens()
     if output_tokens is None:
-        output_tokens = count_tokens(text) if count_tokens is not None else UNKNOWN_TOKENS
+        reasoning = acc.reasoning_text()
+        output_tokens = (
+            count_tokens(text) + (count_tokens(reasoning) if reasoning else 0)
+            if count_tokens is not None
+            else UNKNOWN_TOKENS
+        )
     prompt_tokens = acc.input_tokens()
     return RequestRecord(
         request_id=request_id,
@@ -160,4 +174,5 @@ async def stream_request(
         error=None if failure is None else failure.message,
         warmup=warmup,
         output_text=text,
+        **acc.details(),
     )

@@ -90,6 +90,12 @@ class _TGIAccumulator:
     def text(self) -> str:
         return "".join(self.parts)
 
+    def reasoning_text(self) -> str:
+        return ""
+
+    def details(self) -> dict[str, int]:
+        return {"first_answer_ns": self.token_times_ns[0]} if self.token_times_ns else {}
+
     def output_tokens(self) -> int | None:
         return self.generated_tokens if self.generated_tokens is not None else self.normal_tokens
 

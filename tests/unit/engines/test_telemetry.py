@@ -13,6 +13,7 @@ from engines.telemetry import (
     counter_deltas,
     gauge_peaks,
     parse_prometheus,
+    prefix_cache_hit_rate,
     totals,
 )
 from orchestrator.sweep.placement import detect_local_gpus
@@ -71,6 +72,13 @@ def test_deltas_and_peaks() -> None:
     assert gauge_peaks([{"kv": 0.1}, {"kv": 0.7, "run": 2.0}, {"kv": 0.2}]) == {
         "engine_kv_max": 0.7, "engine_run_max": 2.0,
     }  # fmt: skip
+
+
+def test_prefix_cache_hit_rate_of_a_point() -> None:
+    deltas = {"engine_prefix_cache_hits": 96.0, "engine_prefix_cache_queries": 384.0}
+    assert prefix_cache_hit_rate(deltas) == {"engine_prefix_cache_hit_rate": 0.25}
+    assert prefix_cache_hit_rate({**deltas, "engine_prefix_cache_queries": 0.0}) == {}  # nothing looked up
+    assert prefix_cache_hit_rate({"engine_generation_tokens": 5.0}) == {}  # an engine without the counters
 
 
 def test_point_telemetry_with_a_scripted_server() -> None:

@@ -73,7 +73,56 @@ def test_sharegpt_path_is_checked(tmp_path: Path) -> None:
     assert err.value.field == "workload.dataset.path" and "no such file" in str(err.value)
 
 
+def test_conversation_points_and_their_labels(tmp_path: Path) -> None:
+    conv = ["engine.tp=[1]", "workload.dataset.kind=conversation", "workload.dataset.turns=3"]
+    assert check([*conv, "workload.concurrency=[2]"]) == ["c2-in64-out32-turns3"]
+    cfg = load_experiment([*conv, "workload=poisson", "workload.dataset.think_time_s=0.5"])
+    (trial,) = expand(cfg)
+    assert (trial.point.turns, trial.point.think_time_s, trial.point.dataset_path) == (3, 0.5, None)
+    assert trial.point.label() == "poisson-r1-in64-out32-turns3"
+    sg = tmp_path / "sg.json"
+    sg.write_text(
+        json.dumps([{"conversations": [{"from": "human", "value": "w1"}, {"from": "gpt", "value": "w2"}]}])
+    )
+    assert check([*conv, f"workload.dataset.path={sg}", "workload.concurrency=[1]"]) == [
+        "c1-in64-out32-turns3"
+    ]
+    sg.write_text(json.dumps([{"conversations": [{"from": "gpt", "value": "w2"}]}]))
+    with pytest.raises(ConfigError) as err:
+        check([*conv, f"workload.dataset.path={sg}"])
+    assert err.value.field == "workload.dataset.path" and "user/assistant exchange" in str(err.value)
+
+
+def test_trace_points_and_a_malformed_trace(tmp_path: Path) -> None:
+    (trial,) = expand(load_experiment(["workload=trace", "engine.tp=[1]"]))
+    p = trial.point
+    assert (p.name, p.trace_format, p.time_scale, p.trace_block_size) == ("trace", "auto", 1.0, 512)
+    assert p.trace_path == "conf/workload/traces/sample_mooncake.jsonl" and p.label() == "trace"
+    assert (p.input_len, p.output_len) == (0, 0)  # the rows' own lengths, uncapped
+    caps = ["workload.trace.max_input_len=128", "workload.trace.time_scale=0.5"]
+    (capped,) = expand(load_experiment(["workload=trace", "engine.tp=[1]", *caps]))
+    assert capped.point.label() == "trace-in128-x0.5" and capped.point.input_len == 128
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        '{"timestamp": 0, "input_length": 5, "output_length": 1}\n{"timestamp": 3, "input_length": 5}\n'
+    )
+    with pytest.raises(ConfigError) as err:
+        check(["workload=trace", "engine.tp=[1]", f"workload.trace.path={bad}"])
+    assert err.value.field == "workload.trace.path"
+    assert "line 2: missing field 'output_length' or 'output_tokens'" in str(err.value)
+
+
+def test_new_fields_leave_the_ids_of_other_points_alone() -> None:
+    """turns, think time and the trace fields are strategy fields: absent from ids at their defaults."""
+    base = expand(load_experiment([]))
+    resolved = base[0].resolved()["workload"]
+    assert not {"turns", "think_time_s", "trace_path", "time_scale", "trace_block_size"} & set(resolved)
+    touched = expand(load_experiment(["workload.dataset.turns=7", "workload.trace.time_scale=3"]))
+    assert [t.trial_id for t in touched] == [t.trial_id for t in base]
+
+
 SHARED = "workload.dataset.kind=shared_prefix"
+CONV = "workload.dataset.kind=conversation"
 
 
 @pytest.mark.parametrize(
@@ -100,6 +149,19 @@ SHARED = "workload.dataset.kind=shared_prefix"
         ([SHARED, "workload.dataset.prefix_len=64"], "workload.dataset.prefix_len", "below"),
         ([SHARED, "workload.dataset.prefix_len=8", "workload.dataset.num_prefixes=0"],
          "workload.dataset.num_prefixes", "> 0"),
+        ([CONV, "workload=rate_sweep"], "workload.name", "conversation"),
+        ([CONV, "workload=static_batch"], "workload.name", "concurrency"),
+        ([CONV, "workload.dataset.turns=0"], "workload.dataset.turns", "> 0"),
+        ([CONV, "workload.dataset.think_time_s=-1"], "workload.dataset.think_time_s", ">= 0"),
+        ([CONV, "workload.dataset.turns=6"], "workload.dataset.turns", "576 tokens, above"),
+        (["workload=trace", "workload.trace.path=null"], "workload.trace.path", "local trace file"),
+        (["workload=trace", "workload.trace.format=parquet"], "workload.trace.format", "mooncake"),
+        (["workload=trace", "workload.trace.time_scale=0"], "workload.trace.time_scale", "> 0"),
+        (["workload=trace", "workload.trace.block_size=0"], "workload.trace.block_size", "> 0"),
+        (["workload=trace", SHARED, "workload.dataset.prefix_len=8"], "workload.dataset.kind", "leave"),
+        (["workload=trace", "workload.trace.path=/no/t.jsonl"], "workload.trace.path", "no such file"),
+        (["workload=trace", "workload.trace.max_input_len=0"], "workload.trace.max_input_len", "> 0"),
+        (["workload=trace", "model.max_model_len=256"], "workload.trace.path", "line 1: input 228 + output"),
     ],
 )  # fmt: skip
 def test_bad_strategy_values_name_the_field(overrides: list[str], field: str, needle: str) -> None:
