@@ -33,10 +33,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 MODEL = "tiny"
@@ -46,6 +45,11 @@ _SSE_HEAD = (
     b"Transfer-Encoding: chunked\r\n\r\n"
 )
 _DONE = b"data: [DONE]\n\n"
+try:
+    from engines.standins.fake_stats import Stats
+except ImportError:  # run as a script by its path: this folder is sys.path[0]
+    from fake_stats import Stats  # type: ignore[no-redef]
+
 WATCH_NS = 1_000_000  # the loop watchdog's period
 STALL_NS = 1_500_000  # a watchdog wake-up this late past its due time is a server stall
 
@@ -57,37 +61,6 @@ class ServerConfig:
     tokens: int = 8
     ttft_ms: float = 0.0
     itl_ms: float = 1.0
-
-
-@dataclass
-class Stats:
-    """Server-side truth, one entry per streamed request (columns, in arrival order)."""
-
-    arrival_ns: list[int] = field(default_factory=list)
-    first_token_ns: list[int] = field(default_factory=list)
-    end_ns: list[int] = field(default_factory=list)
-    tag: list[str] = field(default_factory=list)
-    lag_ns: list[int] = field(default_factory=list)  # timer lateness of every token event
-    stalls: list[tuple[int, int]] = field(default_factory=list)  # (due, woke) of late loop wake-ups
-    connections: int = 0  # TCP connections accepted
-
-    def as_json(self) -> bytes:
-        lags = sorted(self.lag_ns)
-        p99 = lags[min(len(lags) - 1, int(0.99 * len(lags)))] / 1e3 if lags else 0.0
-        cpu = os.times()
-        return json.dumps(
-            {
-                "arrival_ns": self.arrival_ns,
-                "first_token_ns": self.first_token_ns,
-                "end_ns": self.end_ns,
-                "tag": self.tag,
-                "lag_p99_us": p99,
-                "lag_max_us": lags[-1] / 1e3 if lags else 0.0,
-                "stalls": [list(x) for x in self.stalls],
-                "cpu_s": cpu.user + cpu.system,
-                "connections": self.connections,
-            }
-        ).encode()
 
 
 def _chunk(data: bytes) -> bytes:
