@@ -23,9 +23,11 @@ container sees only the ``-e`` variables we pass.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from engines.base import OFFLINE_ENV, LaunchSpec, ServerDefaults, http_get
+from engines.base import OFFLINE_ENV, LaunchSpec, ServerDefaults, http_get, worker_record
+from engines.proctree import ProcInfo
 from engines.registry import register
 from engines.tgi.launcher import (
     _VALUED,
@@ -152,6 +154,18 @@ class TGIEngine(ServerDefaults):
 
     def version(self, spec: LaunchSpec) -> str:
         return str(self.info(spec).get("version", "unknown"))
+
+    def run_info(self, cfg: EngineConfig, spec: LaunchSpec, procs: Sequence[ProcInfo]) -> dict[str, Any]:
+        """The shards: ``text-generation-server serve`` processes, ranked by their ``RANK``."""
+        shards = sorted(
+            (int(p.env["RANK"]), p)
+            for p in procs
+            if "text-generation-server serve" in p.cmdline and p.env.get("RANK", "").isdigit()
+        )
+        records = [worker_record(rank, proc, spec) for rank, proc in shards]
+        backend = "shards" if cfg.tgi.launcher == "native" else cfg.tgi.launcher  # one process per shard
+        size = len(records) or spec.tp  # in a container the shards are not ours to see
+        return {"tensor_parallel_size": size, "executor_backend": backend, "workers": records}
 
 
 register(TGIEngine.name, TGIEngine)

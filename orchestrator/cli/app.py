@@ -28,7 +28,7 @@ from orchestrator.store.reader import load_durations
 from orchestrator.store.results import ResultsStore
 from orchestrator.sweep.grid import expand
 from orchestrator.sweep.multi_engine import engine_configs
-from orchestrator.sweep.placement import check_tp, planned_nodes
+from orchestrator.sweep.placement import check_cpus, check_tp, planned_nodes
 from orchestrator.tracking.server import MLflowServer
 from orchestrator.tracking.sync import Uploader
 
@@ -92,7 +92,7 @@ def _any_nodes() -> list[Any]:
     """With ``ray.address`` the real nodes are checked after connecting; accept any TP before."""
     from orchestrator.sweep.placement import NodeSpec
 
-    return [NodeSpec(16, 1)]
+    return [NodeSpec(16, 1 << 16)]
 
 
 def run_sweep(cfg: ExperimentConfig, trials: list[Trial], console: Console) -> int:
@@ -154,6 +154,8 @@ def run_sweep(cfg: ExperimentConfig, trials: list[Trial], console: Console) -> i
             nodes = cluster.nodes()
             for tp in sorted({t.tp for t in todo}):
                 check_tp(tp, nodes)
+            for t in {(t.engine.name, t.tp): t for t in todo}.values():  # bundles' CPUs vs the real nodes
+                check_cpus(t.engine, cfg.resources.device, t.tp, nodes)
             durations = load_durations(store.root, {t.trial_id for t in todo})
             Scheduler(cfg, sweep_id, nodes, on_result, durations).run(todo)
         ok = all(r["status"] == Status.DONE for r in store.all_results())

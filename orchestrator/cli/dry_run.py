@@ -11,7 +11,7 @@ from orchestrator.config.schema import ExperimentConfig
 from orchestrator.core.trial import Trial
 from orchestrator.sweep.grid import expand
 from orchestrator.sweep.launch_preview import launch_commands
-from orchestrator.sweep.placement import NodeSpec, plan_for, planned_nodes
+from orchestrator.sweep.placement import NodeSpec, instance_plan, planned_nodes
 
 
 def print_plan(
@@ -23,7 +23,7 @@ def print_plan(
     for col in ("trial", "engine", "tp", "bundles", "strategy", "workload"):
         table.add_column(col)
     for t in trials:
-        plan = plan_for(t.tp, cfg.engine.cpus, nodes)
+        plan = instance_plan(t.engine, cfg.resources.device, t.tp, nodes)
         bundles = ", ".join(f"{{GPU: {b['GPU']:g}, CPU: {b['CPU']:g}}}" for b in plan.bundles)
         table.add_row(t.trial_id, t.engine.name, str(t.tp), bundles, plan.strategy, t.label)
     console.print(table)

@@ -33,12 +33,16 @@ class EngineConfig:
     seed: int = 0
     extra_args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    # CPUs in an instance's placement bundle; where the ranks run on CPU cores (vLLM on CPU) the
+    # cores of each rank: the bundle then holds tp × cpus and each rank is bound to its own
     cpus: int = 1
     startup_timeout_s: float = 600.0
     command: str | None = None  # command engine: a per-trial command template (see engines/command/engine.py)
     trial_timeout_s: float = 3600.0  # batch engines (command, FlexGen): one trial's run
     reuse: bool = True
     pipeline_parallel_size: int | None = None
+    # vLLM's --distributed-executor-backend (mp, uni, ray); null: on CPU mp for TP > 1, on GPU vLLM's own
+    distributed_executor_backend: str | None = None
     max_num_batched_tokens: int | None = None
     tokenizer: str | None = None
     download_dir: str | None = None
@@ -145,7 +149,9 @@ class ResourcesConfig:
     device: str = "cpu"
     num_nodes: int = 1
     gpus_per_node: int | None = 8  # None: detect the real GPUs (resources=gpu)
-    cpus_per_node: int = 16
+    # Ray CPUs per node; None: this machine's usable physical cores (shared by simulated nodes), so
+    # on CPU the cores engine ranks need are what limits the instances running at once
+    cpus_per_node: int | None = None
     object_store_mb: int = 256
 
 
@@ -156,7 +162,9 @@ class RayConfig:
     address: str | None = None
     temp_dir: str | None = None
     namespace: str = "llm-orchestrator"
-    max_concurrent_engines: int = 1
+    # engine instances running at once; None: as many as the cluster holds (GPUs free, and on CPU
+    # the cores their ranks need); 1: one after another
+    max_concurrent_engines: int | None = None
     max_retries: int = 1  # an instance whose actor or node died is retried this often on fresh resources
     warm_workers: int = 8  # idle Ray workers kept per node (≤ max_concurrent_engines) for fast actor starts
 

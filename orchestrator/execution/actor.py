@@ -17,11 +17,13 @@ from orchestrator.execution.runner import EngineRunner, exception_text, failed_r
 
 
 def where() -> dict[str, Any]:
-    """This worker's node and the GPU ids Ray assigned to it."""
+    """This worker's node, the GPU ids Ray assigned to it and how many CPUs."""
+    context = ray.get_runtime_context()
     return {
-        "node_id": ray.get_runtime_context().get_node_id(),
+        "node_id": context.get_node_id(),
         "hostname": socket.gethostname(),
         "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
+        "cpus": float(context.get_assigned_resources().get("CPU", 0.0)),
     }
 
 
@@ -33,7 +35,8 @@ class GpuHolder:
 
 
 class EngineActor:
-    """Holds ``tp`` GPUs; runs one engine instance and its workload points (one point at a time)."""
+    """Holds ``tp`` GPUs (and, where its ranks bind CPU cores, their CPUs); runs one engine
+    instance and its workload points (one point at a time)."""
 
     def __init__(self, trial: Trial, device: str, work_dir: str) -> None:
         self.runner = EngineRunner(trial.engine, trial.model, trial.tp, device, Path(work_dir))
@@ -48,7 +51,7 @@ class EngineActor:
         here = where()
         placement = [here, *ray.get([h.where.remote() for h in holders])]
         try:
-            info = self.runner.start(here["gpu_ids"])
+            info = self.runner.start(here["gpu_ids"], int(here["cpus"]) or None)
         except Exception as exc:  # reported to the driver as a record, with the log
             reason = exc.reason if isinstance(exc, EngineError) else FailureReason.ENGINE_CRASH
             self.runner.stop()

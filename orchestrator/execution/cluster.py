@@ -14,7 +14,7 @@ from typing import Any
 
 from orchestrator.config.schema import RayConfig, ResourcesConfig
 from orchestrator.execution.warm_pool import SETUP_HOOK, SETUP_HOOK_ENV
-from orchestrator.sweep.placement import NodeSpec, planned_nodes
+from orchestrator.sweep.placement import NodeSpec, local_cpus_per_node, planned_nodes
 
 
 @dataclass
@@ -36,7 +36,7 @@ class RayCluster:
         self.temp_dir = self.ray_cfg.temp_dir or tempfile.mkdtemp(prefix="ray-", dir="/tmp")
         gpus = planned_nodes(self.resources)[0].gpus
         node_args: dict[str, Any] = {
-            "num_cpus": self.resources.cpus_per_node,
+            "num_cpus": local_cpus_per_node(self.resources),  # default: the machine's physical cores
             "num_gpus": gpus,
             "object_store_memory": self.resources.object_store_mb * 1024 * 1024,
         }

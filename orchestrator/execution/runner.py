@@ -1,8 +1,9 @@
 """Run one engine instance and its workload points. Plain Python: the Ray actor wraps it.
 
-Lifecycle: resolve the model on this node → start the engine process (own group, log file) →
-wait for readiness → for each workload point: build exact-length prompts, drive the load, compute
-metrics → stop the engine. Failures become FAILED results with the engine log, never zeros.
+Lifecycle: resolve the model on this node → on CPU lease the cores of the ranks → start the engine
+process (own group, log file, confined to those cores) → wait for readiness → record what it runs
+→ for each workload point: build exact-length prompts, drive the load, compute metrics → stop the
+engine. Failures become FAILED results with the engine log, never zeros.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from engines import side_channels
-from engines.base import AnyEngine, BatchEngine, BatchSpec, Engine, LaunchSpec, engine_tp, http_get, is_batch
+from engines.base import AnyEngine, BatchEngine, BatchSpec, Engine, LaunchSpec, http_get, is_batch
+from engines.cpu_cores import CoreLease
 from engines.liveness import EngineWatch
 from engines.process import ManagedProcess, classify_failure, free_port, tail
 from engines.registry import get_engine
@@ -29,6 +31,7 @@ from orchestrator.core.status import FailureReason, Status
 from orchestrator.core.trial import Trial
 from orchestrator.core.validity import Flag, FlagKind, failing
 from orchestrator.execution.batch import run_batch_trial
+from orchestrator.execution.engine_run import lease_cores, ran_info
 from orchestrator.execution.provenance import node_info
 from workloads.checks import check_point
 from workloads.records import RequestRecord
@@ -55,6 +58,7 @@ class EngineRunner:
     spec: LaunchSpec | None = field(default=None, init=False)
     process: ManagedProcess | None = field(default=None, init=False)
     info: dict[str, Any] = field(default_factory=dict, init=False)
+    cores: CoreLease | None = field(default=None, init=False)  # on CPU: the ranks' own cores
     _tokenizer: Any = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -67,30 +71,35 @@ class EngineRunner:
     def log_path(self) -> Path:
         return self.work_dir / "engine.log"
 
-    def start(self, gpu_ids: list[str]) -> dict[str, Any]:
-        """Start the engine and wait until it serves the model; raises EngineError."""
+    def start(self, gpu_ids: list[str], cpus: int | None = None) -> dict[str, Any]:
+        """Start the engine and wait until it serves the model; raises EngineError. ``cpus``: the
+        CPUs Ray assigned the actor (on CPU, the cores its ranks lease; None: tp × engine.cpus)."""
         model_path = resolve_model_path(self.model)
-        launch_tp = engine_tp(self.engine.name, self.device, self.tp)  # vLLM on CPU: 1
         if is_batch(self.engine):  # one process per trial, started by run_point
-            self.batch_spec = BatchSpec(model_path, launch_tp, self.device, self.work_dir, tuple(gpu_ids))
+            self.batch_spec = BatchSpec(model_path, self.tp, self.device, self.work_dir, tuple(gpu_ids))
             self.info = {"engine": self.engine.name, "gpu_ids": list(gpu_ids), "device": self.device}
             return self.info
+        self.cores = lease_cores(self.engine, self.engine_cfg, self.device, self.tp, cpus, self.log_path)
         port = free_port(self.host)
         self.spec = LaunchSpec(
             model_path=model_path,
             served_name=self.model.name,
-            tp=launch_tp,
+            tp=self.tp,
             host=self.host,
             port=port,
             device=self.device,
             gpu_ids=tuple(gpu_ids),
             side=side_channels.allocate(self.host, self.engine.name, port),  # its own, per instance
+            cpu_ranks=self.cores.ranks if self.cores else (),
         )
         argv = self._server().command(self.engine_cfg, self.model, self.spec)
         parent, dropped = self._inherited_env()
         env = {**parent, **self._server().env(self.engine_cfg, self.spec)}
         stop_argv = self._server().stop_command(self.engine_cfg, self.spec)  # e.g. docker stop NAME
-        self.process = ManagedProcess(argv, self.log_path, env=env, stop_argv=stop_argv)
+        lease = self.cores  # on CPU the engine's tree runs on its cores; its watchdog holds the lease
+        self.process = ManagedProcess(argv, self.log_path, env=env, stop_argv=stop_argv,
+                                      cpus=lease.cpus if lease else None, pass_fds=lease.fds if lease else (),
+                                      scratch=self.spec.side.scratch)  # fmt: skip
         t0 = time.monotonic()
         self.process.start()
         spec = self.spec
@@ -99,7 +108,7 @@ class EngineRunner:
             "engine": self.engine.name,
             "engine_version": self._server().version(spec),
             "reference_version": self.engine_cfg.reference_version,  # what the seed measured
-            "engine_tp": launch_tp,
+            "engine_tp": self.tp,  # as launched; tensor_parallel_size: as its processes show
             "placement_tp": self.tp,
             "gpu_ids": list(gpu_ids),
             "device": self.device,
@@ -110,6 +119,7 @@ class EngineRunner:
             "side_channels": {"ports": list(spec.side.ports), "scratch": spec.side.scratch},
             "env_dropped": dropped,  # inherited variables the engine would have read as flags
             "node": node_info(),  # hostname, CPU, GPU names of the node that ran the engine
+            **ran_info(self._server(), self.engine_cfg, spec, self.process, self.cores),
         }
         return self.info
 
@@ -227,6 +237,8 @@ class EngineRunner:
             self.process.stop()
         if self.spec is not None:
             side_channels.release(self.spec.side)
+        if self.cores is not None:  # the engine's group is gone: its watchdog's copies are closed
+            self.cores.release()
 
     def log_text(self) -> str:
         try:

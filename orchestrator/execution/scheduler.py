@@ -1,17 +1,19 @@
 """Ray scheduling: one placement group + one engine actor per engine instance, packed on the cluster.
 
 Each engine instance (trials sharing engine × model × TP × engine args) gets a named placement group
-with the bundles from ``placement.plan_for`` and an ``EngineActor`` holding exactly its bundle's GPUs
-(``CUDA_VISIBLE_DEVICES`` from ``ray.get_gpu_ids()``); a TP group spanning nodes also holds the other
-bundles with ``GpuHolder`` actors. Instances start as capacity frees up, largest TP first with
-backfill (``capacity.pick_next``), at most ``ray.max_concurrent_engines`` at once; the workload points
-of one instance run one after another. A lost actor or node retries the instance's remaining trials on
-fresh resources up to ``ray.max_retries``, then records them FAILED. Placement groups and actors are
-always removed in ``finally``.
+with the bundles from ``placement.instance_plan`` and an ``EngineActor`` holding its bundle's GPUs
+(``CUDA_VISIBLE_DEVICES`` from ``ray.get_gpu_ids()``; on CPU, where the ranks bind cores, also its
+CPUs: the cores its ranks lease); a TP group spanning nodes also holds the other bundles with
+``GpuHolder`` actors. Instances start as capacity frees up, largest TP first with backfill
+(``capacity.pick_next``), at most ``ray.max_concurrent_engines`` at once (unset: all that fit); the
+points of one instance run one after another. A lost actor or node retries the instance's remaining
+trials on fresh resources up to ``ray.max_retries``, then records them FAILED. Placement groups and
+actors are always removed in ``finally``.
 """
 
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
 import time
@@ -27,6 +29,8 @@ from ray.util.placement_group import (
 )
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
+from engines.base import binds_cores
+from engines.registry import get_engine
 from orchestrator.config.schema import ExperimentConfig
 from orchestrator.core.results import StartReply, TrialResult
 from orchestrator.core.status import FailureReason
@@ -38,7 +42,7 @@ from orchestrator.execution.ray_view import alive_nodes, wait_free
 from orchestrator.execution.runner import failed_result
 from orchestrator.execution.warm_pool import WarmPool
 from orchestrator.sweep.grid import group_by_engine
-from orchestrator.sweep.placement import NodeSpec, plan_for
+from orchestrator.sweep.placement import NodeSpec, instance_plan
 
 OnResult = Callable[[Trial, TrialResult], None]
 RECENT_REMOVAL_S = 2.0  # a group placed this soon after a removal first waits for Ray's free GPUs
@@ -67,6 +71,7 @@ class Scheduler:
         self.finished: list[Instance] = []  # for timing reports (benchmarks)
         self.capacity = Capacity.from_nodes(alive_nodes())
         self._pending: list[Instance] = []
+        self.limit = cfg.ray.max_concurrent_engines or math.inf  # None: what the capacity holds
         self.pool = WarmPool(cfg.ray.warm_workers)
         self._released_at = 0.0  # last placement group removal (Ray takes ~0.1 s to take it back)
 
@@ -74,20 +79,19 @@ class Scheduler:
         """Engine instances to launch, largest TP first, longest known first within a TP; one per
         trial when reuse is off."""
         groups = list(group_by_engine(trials).values()) if self.cfg.engine.reuse else [[t] for t in trials]
-        out = [
-            Instance(g, plan_for(g[0].tp, self.cfg.engine.cpus, self.nodes), queue=list(g)) for g in groups
-        ]
+        plans = [instance_plan(g[0].engine, self.cfg.resources.device, g[0].tp, self.nodes) for g in groups]
+        out = [Instance(g, plan, queue=list(g)) for g, plan in zip(groups, plans, strict=True)]
         costs = [instance_cost(i.trials, self.durations) for i in out]
         return [out[k] for k in launch_order([i.trials[0].tp for i in out], costs)]
 
     def run(self, trials: Sequence[Trial]) -> None:
         self._pending = pending = self.instances(trials)
         if pending:  # no more warm workers per node than could ever start at once
-            self.pool.per_node = min(self.pool.per_node, self.cfg.ray.max_concurrent_engines, len(pending))
+            self.pool.per_node = int(min(self.pool.per_node, self.limit, len(pending)))
             self.pool.start(ray.nodes())
         try:
             while pending or self._active:
-                while pending and len(self._live) < self.cfg.ray.max_concurrent_engines:
+                while pending and len(self._live) < self.limit:
                     index = pick_next([i.plan for i in pending], self.capacity)
                     if index is None:
                         break
@@ -193,8 +197,11 @@ class Scheduler:
             ).remote()
             for i, b in enumerate(inst.plan.bundles[1:], start=1)
         ]
+        # where the ranks bind cores, the actor holds the bundle's CPUs: what its engine leases
+        binds = binds_cores(get_engine(first.engine.name), self.cfg.resources.device)
         inst.actor = self._actor_cls.options(
             num_gpus=inst.plan.bundles[0]["GPU"],
+            num_cpus=inst.plan.bundles[0]["CPU"] if binds else 0,
             scheduling_strategy=PlacementGroupSchedulingStrategy(inst.pg, placement_group_bundle_index=0),
         ).remote(
             first, self.cfg.resources.device, str(Path(self.work_root) / f"{first.group_id}-{inst.attempt}")
@@ -249,8 +256,7 @@ class Scheduler:
         if not remaining:
             return None
         if inst.attempt < self.cfg.ray.max_retries:
-            plan = plan_for(remaining[0].tp, self.cfg.engine.cpus, self.nodes)
-            return Instance(remaining, plan, attempt=inst.attempt + 1, queue=list(remaining))
+            return Instance(remaining, inst.plan, attempt=inst.attempt + 1, queue=list(remaining))
         message = f"{reason.value} after {inst.attempt + 1} attempt(s): {str(exc).splitlines()[0]}"
         for t in remaining:
             self.on_result(t, failed_result(t, message, reason))

@@ -4,7 +4,8 @@ Each trial goes to the first report that applies to it: static batches (seed 001
 (seed 000), the all-at-once input × output grid (seeds 003/004); the rest to the generic summary.
 The report opens with the engine versions the trials ran (``engine: tgi 3.3.7 (seed measured
 0.8.x)``) and a note for each engine whose version is not the one the seed measured
-(``engine.reference_version``; an ``x`` or ``*`` part matches any, a shorter one is a prefix).
+(``engine.reference_version``; an ``x`` or ``*`` part matches any, a shorter one is a prefix),
+then one line per engine instance saying what it really ran (:mod:`orchestrator.report.engine_runs`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from rich.console import Console
 from orchestrator.config.schema import ReportConfig
 from orchestrator.core.percentile_rules import PercentileRule, parse_rule
 from orchestrator.report import flexgen_compare, generic, serving_grid, static_batch
+from orchestrator.report.engine_runs import run_lines
 from orchestrator.report.render import Section, print_sections, write_report
 from orchestrator.store.reader import SweepData, TrialData
 from orchestrator.tracking.files import server_answers, upload_files
@@ -109,7 +111,7 @@ def build_sections(sweep: SweepData, cfg: ReportConfig | None = None) -> list[Se
     claimed: set[str] = set()
     out: list[Section] = []
     if sweep.trials:
-        out.append(Section("Engines", notes=version_lines(sweep)))
+        out.append(Section("Engines", notes=version_lines(sweep) + run_lines(sweep)))
     if flagged := validity_lines(sweep):
         out.append(Section("Validity flags", notes=flagged))
     for applies, make in REPORTS:

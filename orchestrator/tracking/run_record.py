@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.core.engine_info import cores_text, workers_text
 from orchestrator.core.validity import flags_text
 from orchestrator.store.reader import TrialData, load_trial, read_sweep_meta
 
@@ -91,6 +92,11 @@ def trial_tags(
         "failure_reason": str(result.get("reason") or ""),
         "engine_version": str(info.get("engine_version", "")),
         "gpu_ids": ",".join(str(g) for g in info.get("gpu_ids", [])),
+        # what the engine really ran (orchestrator.execution.engine_run), '' when not recorded
+        "engine_tp": str(info.get("tensor_parallel_size", "")),
+        "executor_backend": str(info.get("executor_backend") or ""),
+        "engine_workers": workers_text(info)[:MAX_PARAM_LEN],
+        "cpu_cores": cores_text(info),
         "git_commit": str(prov.get("git_commit", "")),
         "ended_at": repr(float(result.get("ended_at") or 0.0)),
     }

@@ -1,7 +1,9 @@
-"""On a GPU machine: vLLM at TP 1 on the tiny local model, one workload point, NVML peak memory."""
+"""On a GPU machine: vLLM at TP 1 on the tiny local model, one workload point, NVML peak memory; with
+more than one GPU visible, vLLM at TP = the visible GPUs (a power of two), one rank per GPU."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from orchestrator.config.schema import ExperimentConfig
 from orchestrator.core.status import Status
 from orchestrator.execution.runner import EngineRunner
 from orchestrator.sweep.grid import expand
-from orchestrator.sweep.placement import detect_local_gpus
+from orchestrator.sweep.placement import ALLOWED_TP, detect_local_gpus
 
 pytestmark = [
     pytest.mark.gpu,
@@ -44,7 +46,46 @@ def test_vllm_tp1_point_records_nvml_peak_memory(
     record_property("engine_gpu_mem_peak_mib", peak)
     print(f"vLLM {info['engine_version']} TP1 tiny model: NVML peak GPU memory {peak:.0f} MiB")
     assert peak > 0
+    assert info["tensor_parallel_size"] == 1 and info["device_ids"] == ["0"]
     assert m["engine_generation_tokens"] == 18 * 32
     assert m["total_output_tokens"] == 16 * 32
+    assert runner.process is not None and runner.process.pgid is not None
+    assert not group_alive(runner.process.pgid)
+
+
+def visible_gpu_ids() -> list[str]:
+    """The GPU ids as the engine's CUDA_VISIBLE_DEVICES must name them (physical, or as given)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [d.strip() for d in visible.split(",") if d.strip()]
+    return [str(i) for i in range(detect_local_gpus())]
+
+
+@pytest.mark.skipif(detect_local_gpus() < 2, reason="needs more than one visible GPU")
+def test_vllm_tp_is_the_number_of_visible_gpus(tmp_path: Path) -> None:
+    """On GPU nothing changed: CUDA_VISIBLE_DEVICES from the actor's GPUs, TP = engine.tp; here TP =
+    every visible GPU (the largest allowed TP they hold), and the record names one rank per GPU."""
+    gpus = visible_gpu_ids()
+    tp = max(t for t in ALLOWED_TP if t <= len(gpus))
+    cfg = ExperimentConfig()
+    cfg.engine.tp = [tp]
+    cfg.engine.gpu_memory_utilization = 0.3
+    cfg.engine.enforce_eager = True
+    cfg.resources.device = "gpu"
+    w = cfg.workload
+    w.concurrency, w.input_len, w.output_len, w.num_requests, w.warmup_requests = [4], [64], [32], 16, 2
+    trial = expand(cfg)[0]
+    runner = EngineRunner(trial.engine, trial.model, trial.tp, "gpu", tmp_path)
+    try:
+        info = runner.start(gpus[:tp])
+        result = runner.run_point(trial)
+    finally:
+        runner.stop()
+    assert result.status == Status.DONE, result.message + runner.log_text()[-3000:]
+    argv = info["command"]
+    assert argv[argv.index("--tensor-parallel-size") + 1] == str(tp)
+    assert info["tensor_parallel_size"] == tp and info["device_ids"] == gpus[:tp]
+    assert sorted(w["gpu"] for w in info["workers"]) == sorted(gpus[:tp])
+    assert "cpu_cores" not in info  # on GPU no core lease: nothing changes for the user
     assert runner.process is not None and runner.process.pgid is not None
     assert not group_alive(runner.process.pgid)

@@ -12,9 +12,11 @@ from pathlib import Path
 import psutil
 import pytest
 
+from engines.cpu_cores import core_count
 from orchestrator.store.results import ResultsStore
 from tests.conftest import tagged_env, wait_no_tagged
 from tests.integration.mlflow_rest import sweep_runs
+from tests.integration.shm_watch import ShmWatch
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +39,8 @@ def test_smoke_end_to_end_and_resume(mlflow_server, results_dir: Path, tag: str)
         f"tracking.uri={mlflow_server.uri}",
         "tracking.experiment=it-smoke",
     )
-    proc = orchestrate(*args, tag=tag)
+    with ShmWatch(tag) as watch:  # the engines' /dev/shm segments, read from /proc while they run
+        proc = orchestrate(*args, tag=tag)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "sweep it-smoke" in proc.stdout
 
@@ -58,6 +61,10 @@ def test_smoke_end_to_end_and_resume(mlflow_server, results_dir: Path, tag: str)
         assert m["request_throughput"] > 0 and m["output_token_throughput"] > 0
         assert child["params"]["workload.output_len"] == "32"
         assert child["tags"]["engine_version"] not in ("", "unknown")
+        tp = child["tags"]["tp"]  # what the engine really ran (issue 17): real TP, mp executor, its ranks
+        assert child["tags"]["engine_tp"] == tp and child["tags"]["executor_backend"] == "mp"
+        assert child["tags"]["engine_workers"].count("rank ") == int(tp)
+        assert len(child["tags"]["cpu_cores"].split("|")) == int(tp)
 
     store = ResultsStore(results_dir, "it-smoke")
     results = store.all_results()
@@ -71,8 +78,25 @@ def test_smoke_end_to_end_and_resume(mlflow_server, results_dir: Path, tag: str)
         assert r["engine_info"]["gpu_ids"], "the engine actor got GPU ids from Ray"
         assert len(r["engine_info"]["gpu_ids"]) == r["tp"]
         assert (store.trial_dir(r["trial_id"]) / "engine.log").stat().st_size > 0
+        info = r["engine_info"]  # TP 2 is vLLM's real TP: two worker processes, each on a core of its own
+        assert info["tensor_parallel_size"] == r["tp"] and info["executor_backend"] == "mp"
+        assert [w["rank"] for w in info["workers"]] == list(range(r["tp"]))
+        assert [w["cores"] for w in info["workers"]] == info["cpu_cores"]
+        assert len({c for w in info["workers"] for c in w["cores"]}) == r["tp"] * len(info["cpu_cores"][0])
+        assert info["engine_version"] not in ("", "unknown")
+    tp2 = [r["engine_info"] for r in results if r["tp"] == 2]
+    assert any(n.endswith("cpushm_1") for n in tp2[0]["shm_segments"]), "TP 2 all-reduces in shared memory"
+    if core_count() < 3:  # TP 2 takes both cores of a 2-core machine: the TP 1 instance ran after it
+        lives = {}
+        for r in results:
+            i = r["engine_info"]
+            start, end = lives.get(r["tp"], (i["engine_started_at"] - i["startup_s"], r["ended_at"]))
+            lives[r["tp"]] = (start, max(end, r["ended_at"]))
+        assert lives[2][1] <= lives[1][0] or lives[1][1] <= lives[2][0], f"TP 1 and TP 2 at once: {lives}"
 
     assert wait_no_tagged(tag) == []
+    assert watch.left() == [], f"/dev/shm segments the engines left: {watch.left()}"
+    assert watch.seen, "the engines' segments were seen while they ran"
 
     # Rerun with the same sweep id: every trial is DONE, nothing runs, nothing is duplicated.
     again = orchestrate(*args, tag=tag, timeout=300)
