@@ -77,7 +77,8 @@ class EngineRunner:
         model_path = resolve_model_path(self.model)
         if is_batch(self.engine):  # one process per trial, started by run_point
             self.batch_spec = BatchSpec(model_path, self.tp, self.device, self.work_dir, tuple(gpu_ids))
-            self.info = {"engine": self.engine.name, "gpu_ids": list(gpu_ids), "device": self.device}
+            self.info = {"engine": self.engine.name, "engine_tp": self.tp, "gpu_ids": list(gpu_ids),
+                         "device": self.device}  # fmt: skip
             return self.info
         self.cores = lease_cores(self.engine, self.engine_cfg, self.device, self.tp, cpus, self.log_path)
         port = free_port(self.host)
