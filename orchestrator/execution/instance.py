@@ -1,8 +1,14 @@
-"""One engine instance as the scheduler tracks it: its trials, placement and stage."""
+"""One engine instance as the scheduler tracks it: its trials, placement and stage.
+
+``watch`` (optional) is called with the instance after every change of its stage, its current
+trial or its release: the hook :class:`orchestrator.execution.events.InstanceWatch` turns into
+events for the live view, so the scheduler itself emits nothing.
+"""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +27,9 @@ class Stage(enum.StrEnum):
     STARTING = "starting"  # the actor starts the engine
     RUNNING = "running"  # one workload point at a time
     STOPPING = "stopping"  # the actor stops the engine
+
+
+WATCHED = frozenset({"submitted_at", "stage", "current", "released_at"})
 
 
 @dataclass
@@ -42,6 +51,17 @@ class Instance:
     placed_at: float = 0.0  # placement group ready
     started_at: float = 0.0  # engine actor started the engine
     released_at: float = 0.0
+    watch: Callable[[Instance], None] | None = field(default=None, repr=False, compare=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in WATCHED and (watch := self.__dict__.get("watch")) is not None:
+            watch(self)
+
+    @property
+    def key(self) -> str:
+        """One line of the live view: this instance's first trial and attempt."""
+        return f"{self.trials[0].trial_id}-{self.attempt}"
 
 
 def engine_exited(result: TrialResult) -> bool:

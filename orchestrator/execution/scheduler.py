@@ -52,8 +52,9 @@ class Scheduler:
         nodes: Sequence[NodeSpec],
         on_result: OnResult,
         durations: Mapping[str, float] | None = None,  # trial id → seconds, from earlier sweeps
+        watch: Callable[[Instance], None] | None = None,  # every instance's change (events.InstanceWatch)
     ) -> None:
-        self.cfg = cfg
+        self.cfg, self.watch = cfg, watch
         self.durations = dict(durations or {})
         self.sweep_id = sweep_id
         self.nodes = list(nodes)
@@ -75,7 +76,8 @@ class Scheduler:
         trial when reuse is off."""
         groups = list(group_by_engine(trials).values()) if self.cfg.engine.reuse else [[t] for t in trials]
         out = [
-            Instance(g, plan_for(g[0].tp, self.cfg.engine.cpus, self.nodes), queue=list(g)) for g in groups
+            Instance(g, plan_for(g[0].tp, self.cfg.engine.cpus, self.nodes), queue=list(g), watch=self.watch)
+            for g in groups
         ]
         costs = [instance_cost(i.trials, self.durations) for i in out]
         return [out[k] for k in launch_order([i.trials[0].tp for i in out], costs)]
@@ -250,7 +252,7 @@ class Scheduler:
             return None
         if inst.attempt < self.cfg.ray.max_retries:
             plan = plan_for(remaining[0].tp, self.cfg.engine.cpus, self.nodes)
-            return Instance(remaining, plan, attempt=inst.attempt + 1, queue=list(remaining))
+            return Instance(remaining, plan, inst.attempt + 1, queue=list(remaining), watch=self.watch)
         message = f"{reason.value} after {inst.attempt + 1} attempt(s): {str(exc).splitlines()[0]}"
         for t in remaining:
             self.on_result(t, failed_result(t, message, reason))

@@ -1,19 +1,30 @@
-"""Terminal output: the summary table of a sweep, read from the results store."""
+"""The summary table of a sweep, with the columns each kind of trial has figures for.
+
+- serving trials (an engine behind HTTP, any open/closed loop): TTFT/TPOT/ITL/E2E and throughput;
+- static batches (seed 001): prefill and decode latency and throughput (averages over the runs);
+- FlexGen: its own latency, throughput and peak GPU memory;
+- the command engine: whatever numeric metrics its command wrote (the first few, by name).
+
+A sweep mixing kinds gets one table per kind. A failed trial shows no numbers, never zeros.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from orchestrator.core.load import Strategy
 from orchestrator.core.status import Status
 from orchestrator.core.trial import Trial
 from orchestrator.core.validity import flags_text
 from orchestrator.store.results import ResultsStore
 
-SUMMARY_COLUMNS = (
+Columns = tuple[tuple[str, str], ...]  # (metric key, header)
+SUMMARY_COLUMNS: Columns = (
     ("ttft_p50_ms", "TTFT p50 ms"),
     ("ttft_p99_ms", "TTFT p99 ms"),
     ("tpot_p50_ms", "TPOT p50 ms"),
@@ -22,30 +33,87 @@ SUMMARY_COLUMNS = (
     ("request_throughput", "req/s"),
     ("output_token_throughput", "out tok/s"),
 )
+"""Serving trials."""
+STATIC_BATCH_COLUMNS: Columns = (
+    ("prefill_latency_avg_ms", "prefill ms"),
+    ("decode_token_latency_avg_ms", "decode/token ms"),
+    ("decode_total_latency_avg_ms", "decode total ms"),
+    ("prefill_throughput_avg", "prefill tok/s"),
+    ("decode_throughput_avg", "decode tok/s"),
+)
+FLEXGEN_COLUMNS: Columns = (
+    ("prefill_latency_s", "prefill s"),
+    ("decode_latency_s", "decode s"),
+    ("total_latency_s", "latency s"),
+    ("decode_throughput_tok_s", "decode tok/s"),
+    ("total_throughput_tok_s", "throughput tok/s"),
+    ("peak_gpu_mem_gb", "peak GPU GB"),
+)
+MAX_COMMAND_COLUMNS = 7
+KIND_TITLES = {
+    "serving": "serving",
+    "static_batch": "static batch",
+    "flexgen": "FlexGen",
+    "command": "command",
+}
 
 
-def _fmt(v: object) -> str:
-    if isinstance(v, int | float) and not math.isnan(float(v)):
-        return f"{float(v):.2f}"
-    return "-"
+def trial_kind(engine: str, workload: str) -> str:
+    """``serving``, ``static_batch``, ``flexgen`` or ``command`` (any other batch engine)."""
+    if engine == "flexgen":
+        return "flexgen"
+    if engine == "command":
+        return "command"
+    return "static_batch" if workload == Strategy.STATIC_BATCH else "serving"
+
+
+def kind_columns(kind: str, metrics: Sequence[Mapping[str, Any]] = ()) -> Columns:
+    """The columns of one kind; the command engine's are the numeric metrics its trials wrote."""
+    if kind == "flexgen":
+        return FLEXGEN_COLUMNS
+    if kind == "static_batch":
+        return STATIC_BATCH_COLUMNS
+    if kind == "command":
+        keys = sorted({k for m in metrics for k, v in m.items() if _number(v)})
+        return tuple((k, k) for k in keys[:MAX_COMMAND_COLUMNS])
+    return SUMMARY_COLUMNS
+
+
+def fmt_cell(v: object) -> str:
+    return f"{float(v):.2f}" if _number(v) else "-"  # type: ignore[arg-type]
+
+
+def _number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(float(v))
 
 
 def print_summary(console: Console, store: ResultsStore, trials: Sequence[Trial]) -> None:
-    table = Table(title=f"sweep {store.sweep_id}")
-    for col in ("trial", "tp", "workload", "status", "flags", *(label for _, label in SUMMARY_COLUMNS)):
-        table.add_column(col)
+    """One table per kind of trial in the sweep (the first titled ``sweep <id>``)."""
+    by_kind: dict[str, list[tuple[Trial, dict[str, Any] | None]]] = {}
     for t in trials:
-        r = store.read(t.trial_id)
+        by_kind.setdefault(trial_kind(t.engine.name, t.point.name), []).append((t, store.read(t.trial_id)))
+    for kind, rows in by_kind.items():
+        title = f"sweep {store.sweep_id}" + (f" · {KIND_TITLES[kind]}" if len(by_kind) > 1 else "")
+        console.print(_table(title, kind, rows))
+
+
+def _table(title: str, kind: str, rows: Sequence[tuple[Trial, dict[str, Any] | None]]) -> Table:
+    done = [r["metrics"] for _, r in rows if r is not None and r["status"] == Status.DONE]
+    columns = kind_columns(kind, done)
+    table = Table(title=title)
+    for col in ("trial", "tp", "workload", "status", "flags", *(label for _, label in columns)):
+        table.add_column(col)
+    for t, r in rows:
         if r is None:
-            table.add_row(t.trial_id, str(t.tp), t.label, Status.PENDING, "", *("-" for _ in SUMMARY_COLUMNS))
+            table.add_row(t.trial_id, str(t.tp), t.label, Status.PENDING, "", *("-" for _ in columns))
             continue
         status = r["status"] if not r.get("reason") else f"{r['status']}({r['reason']})"
-        if r["status"] != "DONE":  # a failed trial shows no numbers, never zeros
-            cells = ["-" for _ in SUMMARY_COLUMNS]
+        if r["status"] != Status.DONE:  # a failed trial shows no numbers, never zeros
+            cells = ["-" for _ in columns]
         else:
-            cells = [_fmt(r["metrics"].get(key)) for key, _ in SUMMARY_COLUMNS]
+            cells = [fmt_cell(r["metrics"].get(key)) for key, _ in columns]
         flags = flags_text(r.get("flags") or [])
-        if flags and r["status"] == "DONE":
+        if flags and r["status"] == Status.DONE:
             status = "DONE*"  # finished, but not a clean DONE: see the flags
         table.add_row(t.trial_id, str(t.tp), t.label, status, flags, *cells)
-    console.print(table)
+    return table

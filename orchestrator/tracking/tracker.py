@@ -69,9 +69,13 @@ class Tracker:
         self.children: dict[str, ChildRun] = {}
         with mlflow_errors(f"experiment lookup on {uri}"):
             exp = self.client.get_experiment_by_name(experiment)
-            self.experiment_id = (
-                exp.experiment_id if exp else self.client.create_experiment(experiment, tags=EXPERIMENT_TAGS)
-            )
+            if exp is None:
+                self.experiment_id = self.client.create_experiment(experiment, tags=EXPERIMENT_TAGS)
+            else:
+                self.experiment_id = exp.experiment_id
+                for key, value in EXPERIMENT_TAGS.items():  # made before the tag, or by hand: set once
+                    if key not in exp.tags:
+                        self.client.set_experiment_tag(self.experiment_id, key, value)
 
     def parent_run(self, sweep_id: str, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         """The sweep's parent run: reused on rerun (found by tag), else created. Loads its children."""
@@ -150,8 +154,8 @@ class Tracker:
         with mlflow_errors("metrics"):
             self._log(run_id, metrics=[(k, float(v), 0) for k, v in metrics.items()])
 
-    def log_files(self, run_id: str, files: Sequence[Path], artifact_path: str) -> None:
-        """Files as artifacts of a run, under ``artifact_path`` (e.g. a report)."""
+    def log_files(self, run_id: str, files: Sequence[Path], artifact_path: str | None = None) -> None:
+        """Files as artifacts of a run, under ``artifact_path`` (e.g. a report; None: the root)."""
         with mlflow_errors("artifacts"):
             for path in files:
                 self.client.log_artifact(run_id, str(path), artifact_path)
