@@ -31,6 +31,7 @@ REPORTS: tuple[Report, ...] = (
     (flexgen_compare.applies, flexgen_compare.sections, flexgen_compare.key_figures),
     (serving_grid.applies, serving_grid.sections, serving_grid.key_figures),
 )
+MAX_DESCRIPTION = 8000  # MLflow's limit on a tag value (the Description is the tag mlflow.note.content)
 GENERIC: Report = (lambda t: True, generic.sections, generic.key_figures)
 
 
@@ -158,6 +159,15 @@ def sweep_metrics(sweep: SweepData) -> tuple[dict[str, float], str | None]:
     return metrics, key
 
 
+def description(markdown: str) -> str:
+    """The run's Description in MLflow: the report's tables (its plots are in the HTML page)."""
+    text = "\n".join(ln for ln in markdown.splitlines() if not ln.startswith("!["))
+    note = "\n\nPlots and the whole report: the run's artifacts, `report/report.html`."
+    if len(text) + len(note) > MAX_DESCRIPTION:
+        text = text[: MAX_DESCRIPTION - len(note) - 30].rsplit("\n", 1)[0] + "\n\n(cut here)"
+    return text + note
+
+
 def log_to_mlflow(sweep: SweepData, files: Sequence[Path], console: Console) -> bool:
     """Log ``files`` under ``report/`` on the sweep's parent run, with the summary metrics of
     :func:`sweep_metrics` (and a ``key_figure`` tag naming the key one); warn (False) when that
@@ -170,9 +180,10 @@ def log_to_mlflow(sweep: SweepData, files: Sequence[Path], console: Console) -> 
         console.print(f"[yellow]warning[/] MLflow at {uri} does not answer: report kept locally")
         return False
     metrics, key = sweep_metrics(sweep)
-    error = upload_files(uri, run_id, files, "report") or log_summary(
-        uri, run_id, metrics, {"key_figure": key} if key else {}
-    )
+    tags = {"key_figure": key} if key else {}
+    if files and files[0].name == "report.md":
+        tags["mlflow.note.content"] = description(files[0].read_text())
+    error = upload_files(uri, run_id, files, "report") or log_summary(uri, run_id, metrics, tags)
     if error is not None:
         console.print(f"[yellow]warning[/] logging the report to MLflow run {run_id} failed: {error}")
         return False

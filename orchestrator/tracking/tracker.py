@@ -30,6 +30,10 @@ MAX_BATCH_TAGS = 100
 TERMINAL = ("FINISHED", "FAILED", "KILLED")
 # MLflow 3's UI opens an experiment of this kind on its runs table (not the GenAI traces overview).
 EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
+# MLflow 3.17's UI ignores that tag: the sidebar's workflow switch (GenAI | Model training, kept in
+# the browser's localStorage, GenAI at first) decides, and a URL's ``workflowType`` overrides it. The
+# links the tool prints carry it, so a first visit opens on the runs table, not the traces overview.
+UI_QUERY = "?workflowType=machine_learning"
 
 
 @contextlib.contextmanager
@@ -165,10 +169,11 @@ class Tracker:
             self.client.set_terminated(run_id, status="FINISHED" if ok else "FAILED")
 
     def run_url(self, run_id: str) -> str:
-        return f"{self.uri}/#/experiments/{self.experiment_id}/runs/{run_id}"
+        return f"{self.uri}/#/experiments/{self.experiment_id}/runs/{run_id}{UI_QUERY}"
 
     def experiment_url(self) -> str:
-        return f"{self.uri}/#/experiments/{self.experiment_id}"
+        """The experiment's runs table (parent runs, their children nested)."""
+        return f"{self.uri}/#/experiments/{self.experiment_id}/runs{UI_QUERY}"
 
     def _upload(self, artifact_uri: str, record: RunRecord) -> None:
         """Upload straight to the run's artifact location (known from create/search: no get_run call)."""
