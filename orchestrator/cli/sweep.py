@@ -109,9 +109,7 @@ def run_sweep(cfg: ExperimentConfig, trials: list[Trial], console: Console, verb
         watch.close()
         view.stop()
         ok = all(r["status"] == Status.DONE for r in store.all_results())
-        sweep = store.load()
-        if sweep.trials:  # the report, also on the MLflow parent run with the summary metrics
-            report(sweep, console, mlflow=uploader.active, show=False)
+        _report(store, console, mlflow=uploader.active)
         uploader.finish(ok)
         print_summary(console, store, trials)
         console.print(f"results: {store.sweep_dir}", highlight=False)
@@ -133,6 +131,22 @@ def run_sweep(cfg: ExperimentConfig, trials: list[Trial], console: Console, verb
             signal.signal(signal.SIGINT, previous_int)
             if server is not None:
                 server.stop()
+
+
+def _report(store: ResultsStore, console: Console, mlflow: bool) -> None:
+    """The sweep's report, also on the MLflow parent run with the summary metrics; a report that
+    cannot be written costs a warning, never the sweep's results or exit code."""
+    sweep = store.load()
+    if not sweep.trials:
+        return
+    try:
+        report(sweep, console, mlflow=mlflow, show=False)
+    except Exception as exc:  # a bug in one report must not hide the trials that ran
+        console.print(
+            f"[yellow]warning[/] the report failed ({type(exc).__name__}: {exc}); the results are in "
+            f"{store.sweep_dir}; retry with: python -m orchestrator.report {store.sweep_dir}",
+            highlight=False,
+        )
 
 
 def keep_server(setting: bool | None, console: Console) -> bool:
