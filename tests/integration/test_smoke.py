@@ -64,6 +64,8 @@ def test_smoke_end_to_end_and_resume(smoke_sweep: SmokeSweep) -> None:
     report_dir = results_dir / "it-smoke" / "report"
     assert {"report.md", "report.html", "summary.png"} <= {p.name for p in report_dir.iterdir()}
     assert "sweep it-smoke" in proc.stdout and "MLflow: " in proc.stdout
+    for noise in ("Token authentication", "Started a local Ray instance", "(EngineActor"):  # --verbose only
+        assert noise not in proc.stdout + proc.stderr, noise
 
     store = ResultsStore(results_dir, "it-smoke")
     results = store.all_results()
