@@ -164,14 +164,15 @@ class RayConfig:
 
 @dataclass
 class TrackingConfig:
-    """``uri: null`` starts a local MLflow server on 127.0.0.1 for the run."""
+    """``uri: null`` starts a local MLflow server on 127.0.0.1 for the run; ``keep_server``: keep
+    that server up at the end until Enter/Ctrl-C (true), stop it (false), or only on a terminal (null)."""
 
     enabled: bool = True
     uri: str | None = None
     experiment: str | None = None
     host: str = "127.0.0.1"
     port: int = 0
-    keep_server: bool = False
+    keep_server: bool | None = None
     startup_timeout_s: float = 90.0
 
 

@@ -76,6 +76,11 @@ class EngineActor:
         result.engine_log = result.engine_log or self.runner.log_text()
         return result
 
+    def progress(self) -> dict[str, Any]:
+        """What the runner is doing now (phase, elapsed, log line, requests sent): the live view's
+        poll, served on the actor's second slot while ``start`` or ``run_point`` holds the first."""
+        return self.runner.progress.snapshot()
+
     def stop(self) -> str:
         self.runner.stop()
         return self.runner.log_text()

@@ -2,10 +2,13 @@
 
 A local cluster gets its own short temp dir (so it never touches another Ray on the machine) and
 is shut down, with its processes and temp dir, by ``close()``. A connected cluster is left alone.
+Ray's banners, warnings and the workers' output reach the terminal only with ``verbose``
+(``python -m orchestrator --verbose``): errors still come back to the driver as exceptions.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -21,6 +24,7 @@ from orchestrator.sweep.placement import NodeSpec, planned_nodes
 class RayCluster:
     ray_cfg: RayConfig
     resources: ResourcesConfig
+    verbose: bool = False  # Ray's own logging and the workers' stdout/stderr on the driver
     started_local: bool = False
     temp_dir: str | None = None
     _cluster: Any = field(default=None, repr=False)
@@ -29,7 +33,9 @@ class RayCluster:
     def open(self) -> RayCluster:
         import ray
 
-        common: dict[str, Any] = {"namespace": self.ray_cfg.namespace, "log_to_driver": True}
+        common: dict[str, Any] = {"namespace": self.ray_cfg.namespace, "log_to_driver": self.verbose}
+        if not self.verbose:
+            common["logging_level"] = logging.ERROR
         if self.ray_cfg.address:
             ray.init(address=self.ray_cfg.address, **common)
             return self

@@ -1,9 +1,14 @@
-"""One engine instance as the scheduler tracks it: its trials, placement and stage."""
+"""One engine instance as the scheduler tracks it: its trials, placement and stage.
+
+``watch`` (optional) is called with the instance after every change of its stage, its current
+trial or its release: the hook :class:`orchestrator.execution.events.InstanceWatch` turns into
+events for the live view, so the scheduler itself emits nothing.
+"""
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,12 +24,16 @@ from orchestrator.sweep.repeats import engine_groups
 
 
 class Stage(enum.StrEnum):
-    """placing → starting → running → stopping (a restart goes back to starting)."""
+    """placing → starting → running ⇄ waiting → stopping (a restart goes back to starting)."""
 
     PLACING = "placing"  # waiting for its placement group
     STARTING = "starting"  # the actor starts the engine
     RUNNING = "running"  # one workload point at a time
+    WAITING = "waiting"  # ray.exclusive_nodes: its next point waits for its nodes to be free
     STOPPING = "stopping"  # the actor stops the engine
+
+
+WATCHED = frozenset({"submitted_at", "stage", "current", "released_at"})
 
 
 @dataclass
@@ -47,6 +56,23 @@ class Instance:
     started_at: float = 0.0  # engine actor started the engine
     released_at: float = 0.0
     held_since: float = 0.0  # end of its last point: the next one holds the GPUs from then (cost)
+    watch: Callable[[Instance], None] | None = field(default=None, repr=False, compare=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in WATCHED and (watch := self.__dict__.get("watch")) is not None:
+            watch(self)
+
+    def hold(self, now: float) -> float:
+        """Seconds its GPUs were held for the point ending now: since placement or the end of its
+        last point (its cost); the next point holds them from now."""
+        held, self.held_since = now - max(self.placed_at, self.held_since), now
+        return held
+
+    @property
+    def key(self) -> str:
+        """One line of the live view: this instance's first trial and attempt."""
+        return f"{self.trials[0].trial_id}-{self.attempt}"
 
 
 def engine_exited(result: TrialResult) -> bool:
@@ -55,12 +81,19 @@ def engine_exited(result: TrialResult) -> bool:
 
 
 def plan_instances(
-    trials: Sequence[Trial], cfg: ExperimentConfig, nodes: Sequence[NodeSpec], durations: Mapping[str, float]
+    trials: Sequence[Trial],
+    cfg: ExperimentConfig,
+    nodes: Sequence[NodeSpec],
+    durations: Mapping[str, float],
+    watch: Callable[[Instance], None] | None = None,
 ) -> list[Instance]:
     """Engine instances to launch, round by round (repeats with engine restarts), largest TP first,
-    longest known first within a TP; one per trial when reuse is off."""
+    longest known first within a TP; one per trial when reuse is off. Each one is watched by
+    ``watch`` (the live view's events) from its creation on."""
     groups = engine_groups(trials, cfg.engine.reuse, cfg.stats.restart)
-    out = [Instance(g, plan_for(g[0].tp, cfg.engine.cpus, nodes), queue=list(g)) for _, g in groups]
+    out = [
+        Instance(g, plan_for(g[0].tp, cfg.engine.cpus, nodes), queue=list(g), watch=watch) for _, g in groups
+    ]
     costs = [instance_cost(i.trials, durations) for i in out]
     order = launch_order([i.trials[0].tp for i in out], costs, [r for r, _ in groups])
     return [out[k] for k in order]

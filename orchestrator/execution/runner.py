@@ -29,6 +29,7 @@ from orchestrator.core.status import FailureReason, Status
 from orchestrator.core.trial import Trial
 from orchestrator.core.validity import Flag, FlagKind, failing
 from orchestrator.execution.batch import run_batch_trial
+from orchestrator.execution.progress import Progress, SendCounter, sent_total
 from orchestrator.execution.provenance import node_info
 from workloads.checks import check_point
 from workloads.records import RequestRecord
@@ -56,6 +57,7 @@ class EngineRunner:
     process: ManagedProcess | None = field(default=None, init=False)
     info: dict[str, Any] = field(default_factory=dict, init=False)
     _tokenizer: Any = field(default=None, init=False)
+    progress: Progress = field(default_factory=Progress, init=False)  # read by EngineActor.progress
 
     def __post_init__(self) -> None:
         self.engine = get_engine(self.engine_cfg.name)
@@ -69,6 +71,7 @@ class EngineRunner:
 
     def start(self, gpu_ids: list[str]) -> dict[str, Any]:
         """Start the engine and wait until it serves the model; raises EngineError."""
+        self.progress.enter("loading model")
         model_path = resolve_model_path(self.model)
         launch_tp = engine_tp(self.engine.name, self.device, self.tp)  # vLLM on CPU: 1
         if is_batch(self.engine):  # one process per trial, started by run_point
@@ -92,6 +95,7 @@ class EngineRunner:
         stop_argv = self._server().stop_command(self.engine_cfg, self.spec)  # e.g. docker stop NAME
         self.process = ManagedProcess(argv, self.log_path, env=env, stop_argv=stop_argv)
         t0 = time.monotonic()
+        self.progress.enter("starting engine", self.engine_cfg.startup_timeout_s, self.log_path)
         self.process.start()
         spec = self.spec
         self.process.wait_ready(lambda: self._server().ready(spec), self.engine_cfg.startup_timeout_s)
@@ -139,6 +143,8 @@ class EngineRunner:
         if is_batch(self.engine):
             assert self.batch_spec is not None
             batch_engine = cast(BatchEngine, self.engine)
+            log = self.batch_spec.work_dir / trial.trial_id / "engine.log"  # run_batch_trial's
+            self.progress.enter("running", self.engine_cfg.trial_timeout_s, log)
             result = run_batch_trial(batch_engine, self.engine_cfg, self.model, trial, self.batch_spec)
             result.add_engine_info(self.info)
             return result
@@ -163,7 +169,9 @@ class EngineRunner:
         telemetry.start()  # engine /metrics before/during/after, NVML GPU memory
         try:
             with watch:
-                target = Target(url, self.spec.served_name, self.tokenizer(), stop=watch.stopped)
+                sends = SendCounter(watch.stopped)  # the workload reads it once per send
+                self.progress.enter("measuring", total=sent_total(spec), sends=sends)
+                target = Target(url, self.spec.served_name, self.tokenizer(), stop=sends)
                 outcome = run_strategy(spec, target)
         finally:
             telemetry.stop()

@@ -52,12 +52,11 @@ class Scheduler:
         nodes: Sequence[NodeSpec],
         on_result: OnResult,
         durations: Mapping[str, float] | None = None,  # trial id → seconds, from earlier sweeps
+        watch: Callable[[Instance], None] | None = None,  # every instance's change (events.InstanceWatch)
     ) -> None:
-        self.cfg = cfg
+        self.cfg, self.watch = cfg, watch
         self.durations = dict(durations or {})
-        self.sweep_id = sweep_id
-        self.nodes = list(nodes)
-        self.on_result = on_result
+        self.sweep_id, self.nodes, self.on_result = sweep_id, list(nodes), on_result
         self.work_root = tempfile.mkdtemp(prefix=f"orch-{sweep_id}-")
         # max_concurrency=2: stop() can run while start() or run_point() is in progress (Ctrl-C)
         self._actor_cls = ray.remote(num_cpus=0, max_concurrency=2)(EngineActor)  # type: ignore[call-overload]
@@ -73,7 +72,7 @@ class Scheduler:
         self._waiting: list[Instance] = []  # instances whose next point waits for their nodes
 
     def run(self, trials: Sequence[Trial]) -> None:
-        self._pending = pending = plan_instances(trials, self.cfg, self.nodes, self.durations)
+        self._pending = pending = plan_instances(trials, self.cfg, self.nodes, self.durations, self.watch)
         if pending:  # no more warm workers per node than could ever start at once
             self.pool.per_node = min(self.pool.per_node, self.cfg.ray.max_concurrent_engines, len(pending))
             self.pool.start(ray.nodes())
@@ -141,10 +140,8 @@ class Scheduler:
         elif inst.stage is Stage.RUNNING:
             assert inst.current is not None
             value.add_engine_info(inst.info, attempt=inst.attempt)
-            now = time.time()
-            held, inst.held_since = now - max(inst.placed_at, inst.held_since), now
-            gpu_usd = self.cfg.cost.gpu_hour_usd
-            settle(value, self.windows, inst.plan.gpus, held, now, gpu_usd, inst.current.point.output_len)
+            now, usd, output_len = time.time(), self.cfg.cost.gpu_hour_usd, inst.current.point.output_len
+            settle(value, self.windows, inst.plan.gpus, inst.hold(now), now, usd, output_len)
             self.on_result(inst.current, value)
             if engine_exited(value) and inst.queue:
                 self._fresh_engine(inst, value)
@@ -219,17 +216,18 @@ class Scheduler:
         inst.stage = Stage.STARTING
         first = inst.queue[0]
         work_dir = str(Path(self.work_root) / f"{first.group_id}-{inst.attempt}")
-        self._active[inst.actor.restart.remote(first, self.cfg.resources.device, work_dir, inst.holders)] = (
-            inst
-        )
+        ref = inst.actor.restart.remote(first, self.cfg.resources.device, work_dir, inst.holders)
+        self._active[ref] = inst
 
     def _next_point(self, inst: Instance) -> None:
         if inst.queue and self.cfg.ray.exclusive_nodes and inst not in self._waiting:
             inst.current = None
             self._waiting.append(inst)  # sent once no other window is open on its nodes
             self._wake()
+            if inst in self._waiting:  # its nodes are busy: the live view says so
+                inst.stage = Stage.WAITING
         elif inst.queue:
-            inst.current = inst.queue.pop(0)
+            inst.stage, inst.current = Stage.RUNNING, inst.queue.pop(0)
             self.windows.open(inst.current.trial_id, inst.nodes, inst.info.get("gpus", []), time.time())
             self._active[inst.actor.run_point.remote(inst.current)] = inst
         else:
@@ -261,7 +259,7 @@ class Scheduler:
             return None
         if inst.attempt < self.cfg.ray.max_retries:
             plan = plan_for(remaining[0].tp, self.cfg.engine.cpus, self.nodes)
-            return Instance(remaining, plan, attempt=inst.attempt + 1, queue=list(remaining))
+            return Instance(remaining, plan, inst.attempt + 1, queue=list(remaining), watch=self.watch)
         message = f"{reason.value} after {inst.attempt + 1} attempt(s): {str(exc).splitlines()[0]}"
         for t in remaining:
             self.on_result(t, failed_result(t, message, reason))

@@ -10,6 +10,7 @@ latency to ``--gen-len`` (as every run of seed 000 did: its bench suite cuts at 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from orchestrator.config.schema import ReportConfig
@@ -125,3 +126,23 @@ def sections(trials: Sequence[TrialData], cfg: ReportConfig | None = None) -> li
     )
     figures = {"flexgen_scale.png": fig}
     return [Section("FlexGen: origin vs diagonal", [grid, compare, split], figures, [text])]
+
+
+def key_figures(trials: Sequence[TrialData]) -> dict[str, float]:
+    """The best total throughput per schedule and the geometric mean over the cells both ran of
+    diagonal / origin total throughput (seed 000's "Compare Scale" in one number)."""
+    c = cells(trials)
+    out: dict[str, float] = {}
+    for sched, runs in c.items():
+        values = [v for t in runs.values() if t.done and (v := t.metrics.get("total_throughput_tok_s"))]
+        if values:
+            out[f"best_total_throughput_tok_s.{sched}"] = max(values)
+    logs = []
+    for k in set(c["origin"]) & set(c["diagonal"]):
+        o, d = c["origin"][k], c["diagonal"][k]
+        a, b = d.metrics.get("total_throughput_tok_s"), o.metrics.get("total_throughput_tok_s")
+        if o.done and d.done and a and b:
+            logs.append(math.log(a / b))
+    if logs:
+        out["total_throughput_scale.diagonal_over_origin.geomean"] = math.exp(sum(logs) / len(logs))
+    return out

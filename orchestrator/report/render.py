@@ -102,7 +102,10 @@ def print_sections(console: Console, sections: list[Section]) -> None:
 
 
 def write_report(report_dir: Path, title: str, sections: list[Section]) -> list[Path]:
-    """``report.md`` and every figure as PNG under ``report_dir``; returns the files written."""
+    """``report.md``, every figure as PNG and ``report.html`` (one self-contained page: tables and
+    the plots embedded) under ``report_dir``; returns the files written, ``report.md`` first."""
+    from orchestrator.report.html import to_html
+
     report_dir.mkdir(parents=True, exist_ok=True)
     files = []
     for s in sections:
@@ -112,7 +115,9 @@ def write_report(report_dir: Path, title: str, sections: list[Section]) -> list[
             files.append(path)
     md = report_dir / "report.md"
     md.write_text(to_markdown(title, sections))
-    return [md, *files]
+    page = report_dir / "report.html"
+    page.write_text(to_html(title, sections, {f.name: f.read_bytes() for f in files}))
+    return [md, *files, page]
 
 
 def log2_axis(ax: Any, values: Any, label: str) -> None:

@@ -30,6 +30,10 @@ MAX_BATCH_TAGS = 100
 TERMINAL = ("FINISHED", "FAILED", "KILLED")
 # MLflow 3's UI opens an experiment of this kind on its runs table (not the GenAI traces overview).
 EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
+# MLflow 3.17's UI ignores that tag: the sidebar's workflow switch (GenAI | Model training, kept in
+# the browser's localStorage, GenAI at first) decides, and a URL's ``workflowType`` overrides it. The
+# links the tool prints carry it, so a first visit opens on the runs table, not the traces overview.
+UI_QUERY = "?workflowType=machine_learning"
 
 
 @contextlib.contextmanager
@@ -69,9 +73,13 @@ class Tracker:
         self.children: dict[str, ChildRun] = {}
         with mlflow_errors(f"experiment lookup on {uri}"):
             exp = self.client.get_experiment_by_name(experiment)
-            self.experiment_id = (
-                exp.experiment_id if exp else self.client.create_experiment(experiment, tags=EXPERIMENT_TAGS)
-            )
+            if exp is None:
+                self.experiment_id = self.client.create_experiment(experiment, tags=EXPERIMENT_TAGS)
+            else:
+                self.experiment_id = exp.experiment_id
+                for key, value in EXPERIMENT_TAGS.items():  # made before the tag, or by hand: set once
+                    if key not in exp.tags:
+                        self.client.set_experiment_tag(self.experiment_id, key, value)
 
     def parent_run(self, sweep_id: str, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         """The sweep's parent run: reused on rerun (found by tag), else created. Loads its children."""
@@ -151,8 +159,8 @@ class Tracker:
         with mlflow_errors("metrics"):
             self._log(run_id, metrics=[(k, float(v), 0) for k, v in metrics.items()])
 
-    def log_files(self, run_id: str, files: Sequence[Path], artifact_path: str) -> None:
-        """Files as artifacts of a run, under ``artifact_path`` (e.g. a report)."""
+    def log_files(self, run_id: str, files: Sequence[Path], artifact_path: str | None = None) -> None:
+        """Files as artifacts of a run, under ``artifact_path`` (e.g. a report; None: the root)."""
         with mlflow_errors("artifacts"):
             for path in files:
                 self.client.log_artifact(run_id, str(path), artifact_path)
@@ -162,10 +170,11 @@ class Tracker:
             self.client.set_terminated(run_id, status="FINISHED" if ok else "FAILED")
 
     def run_url(self, run_id: str) -> str:
-        return f"{self.uri}/#/experiments/{self.experiment_id}/runs/{run_id}"
+        return f"{self.uri}/#/experiments/{self.experiment_id}/runs/{run_id}{UI_QUERY}"
 
     def experiment_url(self) -> str:
-        return f"{self.uri}/#/experiments/{self.experiment_id}"
+        """The experiment's runs table (parent runs, their children nested)."""
+        return f"{self.uri}/#/experiments/{self.experiment_id}/runs{UI_QUERY}"
 
     def _upload(self, artifact_uri: str, record: RunRecord) -> None:
         """Upload straight to the run's artifact location (known from create/search: no get_run call)."""

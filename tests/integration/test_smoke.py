@@ -14,34 +14,19 @@ import pytest
 
 from orchestrator.store.results import ResultsStore
 from tests.conftest import tagged_env, wait_no_tagged
-from tests.integration.mlflow_rest import sweep_runs
+from tests.integration.mlflow_rest import artifact_paths, sweep_runs
+from tests.integration.smoke import SmokeSweep, orchestrate
 
 pytestmark = pytest.mark.integration
 
 
-def orchestrate(*overrides: str, tag: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "orchestrator", *overrides],
-        env=tagged_env(tag),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def test_smoke_end_to_end_and_resume(mlflow_server, results_dir: Path, tag: str) -> None:  # type: ignore[no-untyped-def]
-    args = (
-        f"results_dir={results_dir}",
-        "sweep_id=it-smoke",
-        f"tracking.uri={mlflow_server.uri}",
-        "tracking.experiment=it-smoke",
-    )
-    proc = orchestrate(*args, tag=tag)
+def test_smoke_end_to_end_and_resume(smoke_sweep: SmokeSweep) -> None:
+    proc, results_dir, tag, uri = smoke_sweep.proc, smoke_sweep.results_dir, smoke_sweep.tag, smoke_sweep.uri
+    args = smoke_sweep.args
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "sweep it-smoke" in proc.stdout
 
-    parent, children = sweep_runs(mlflow_server.uri, "it-smoke", "it-smoke")
+    parent, children = sweep_runs(uri, "it-smoke", "it-smoke")
     assert parent["info"]["status"] == "FINISHED"
     assert len(children) == 4  # TP {1,2} x concurrency {1,4}
     assert {c["tags"]["tp"] for c in children} == {"1", "2"}
@@ -58,6 +43,27 @@ def test_smoke_end_to_end_and_resume(mlflow_server, results_dir: Path, tag: str)
         assert m["request_throughput"] > 0 and m["output_token_throughput"] > 0
         assert child["params"]["workload.output_len"] == "32"
         assert child["tags"]["engine_version"] not in ("", "unknown")
+        # what a user filters and charts on: stable names, the swept values as params
+        assert child["info"]["run_name"] == f"vllm-tp{child['tags']['tp']}-{child['tags']['workload']}"
+        assert child["params"]["engine.name"] == child["tags"]["engine"] == "vllm"
+        assert child["params"]["engine.tp"] == child["tags"]["tp"]
+        assert child["params"]["model.name"] == child["tags"]["model"]
+        assert child["params"]["workload.concurrency"] in ("1", "4")
+        assert child["params"]["workload.input_len"] == "64"
+
+    # the sweep's report, its summary metrics and its config on the parent run
+    pm = parent["metrics"]
+    assert pm["trials"] == 4 and pm["trials_done"] == 4 and pm["trials_failed"] == 0
+    best = max(c["metrics"]["output_token_throughput"] for c in children)
+    assert pm["best_output_token_throughput"] == pytest.approx(best)
+    assert pm["key_figure"] == pm["best_output_token_throughput"]
+    assert parent["tags"]["key_figure"] == "best_output_token_throughput"
+    assert "## Summary" in parent["tags"]["mlflow.note.content"]
+    listed = set(artifact_paths(uri, parent))
+    assert {"config.yaml", "report/report.md", "report/report.html", "report/summary.png"} <= listed
+    report_dir = results_dir / "it-smoke" / "report"
+    assert {"report.md", "report.html", "summary.png"} <= {p.name for p in report_dir.iterdir()}
+    assert "sweep it-smoke" in proc.stdout and "MLflow: " in proc.stdout
 
     store = ResultsStore(results_dir, "it-smoke")
     results = store.all_results()
@@ -78,7 +84,7 @@ def test_smoke_end_to_end_and_resume(mlflow_server, results_dir: Path, tag: str)
     again = orchestrate(*args, tag=tag, timeout=300)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "4 trial(s) already DONE, 0 to run" in again.stdout
-    parent2, children2 = sweep_runs(mlflow_server.uri, "it-smoke", "it-smoke")
+    parent2, children2 = sweep_runs(uri, "it-smoke", "it-smoke")
     assert parent2["info"]["run_id"] == parent["info"]["run_id"]
     assert sorted(c["info"]["run_id"] for c in children2) == sorted(c["info"]["run_id"] for c in children)
 
