@@ -10,6 +10,14 @@ ARG VLLM_IMAGE=vllm/vllm-openai:v0.33.0
 ARG TGI_IMAGE=ghcr.io/huggingface/text-generation-inference:3.3.6
 ARG RAY_VERSION=2.60.0
 
+# --- What both targets install: the project's sources, copied once.
+FROM scratch AS src
+COPY pyproject.toml README.md /app/
+COPY orchestrator /app/orchestrator
+COPY engines /app/engines
+COPY workloads /app/workloads
+COPY conf /app/conf
+
 # --- TGI: text-generation-launcher from the official image; the orchestrator in its own venv so
 # Ray/MLflow's dependencies never touch TGI's Python environment.
 FROM ${TGI_IMAGE} AS tgi
@@ -18,11 +26,7 @@ ARG RAY_VERSION
 RUN apt-get update && apt-get install -y --no-install-recommends wget \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY orchestrator ./orchestrator
-COPY engines ./engines
-COPY workloads ./workloads
-COPY conf ./conf
+COPY --from=src /app ./
 RUN python3 -m venv /opt/orchestrator \
     && /opt/orchestrator/bin/pip install --no-cache-dir . "nvidia-ml-py>=12" "ray[default]==${RAY_VERSION}"
 # The venv first (python, ray), TGI's binaries still on PATH after it.
@@ -36,11 +40,7 @@ ARG RAY_VERSION
 RUN apt-get update && apt-get install -y --no-install-recommends wget \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY orchestrator ./orchestrator
-COPY engines ./engines
-COPY workloads ./workloads
-COPY conf ./conf
+COPY --from=src /app ./
 # vllm is already installed, so the `gpu` extra adds only what is missing; Ray at the pinned version.
 RUN python3 -m pip install --no-cache-dir ".[gpu]" "ray[default]==${RAY_VERSION}"
 ENV PYTHONUNBUFFERED=1

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import socket
 import subprocess
@@ -48,6 +47,7 @@ from typing import Any
 
 from benchmarks.loopback import round_trip_p50_us
 from benchmarks.peers import ROOT, Job, Tool, ensure_venv, tools
+from benchmarks.report_file import run_setup, write_json
 from engines.standins.truth import (
     ServerTruth,
     derived_send_delays_ns,
@@ -290,11 +290,7 @@ def write_report(
         **headline(entries, args.level),
         "tools": entries,
         "setup": {
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
-            "python": platform.python_version(),
-            "load_avg_before": [round(x, 2) for x in load_before],
-            "load_avg_after": [round(x, 2) for x in os.getloadavg()],
-            "wall_s": round(wall, 1),
+            **run_setup(load_before, wall),
             "fake_server": f"{args.tokens} tokens/response, first token at once, then every {args.itl_ms} ms",
             "fake_server_cpu_s": cpu,
             "loopback_round_trip_p50_us_by_rate_hz": round_trip_p50_us(),
@@ -306,8 +302,7 @@ def write_report(
     }
     if args.note:
         report["setup"]["note"] = args.note
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(args.out, report)
     print(f"\n{'tool':16s} {'version':10s} {'max req/s by round':>24s} {'TTFT err':>9s} {'stalled':>8s}")
     for e in entries:
         by_round = ",".join(f"{x:g}" for x in e.get("max_rps_by_round", [])) or "-"

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -40,6 +39,7 @@ from typing import Any
 
 from benchmarks.client_vs_peers import free_port, http, run_point, start_server
 from benchmarks.peers import Job, tools
+from benchmarks.report_file import run_setup, write_json
 from engines.tiny_model import ensure_tiny_model
 from workloads.clients.http1 import ResponseParser
 from workloads.clients.openai import _Accumulator
@@ -198,18 +198,13 @@ def main() -> None:
         "parse_cost": parse,
         "contexts": entries,
         "setup": {
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
-            "python": platform.python_version(),
-            "load_avg_before": [round(x, 2) for x in load_before],
-            "load_avg_after": [round(x, 2) for x in os.getloadavg()],
-            "wall_s": round(time.monotonic() - t0, 1),
+            **run_setup(load_before, time.monotonic() - t0),
             "args": {k: v for k, v in vars(args).items() if k != "out"} | {"out": str(args.out)},
             "note": args.note,
         },
         "method": __doc__.split("\n\n", 2)[2].strip(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(args.out, report)
     print(f"\n{'context':>8} {'tool':16s} {'TTFT err p50 ms':>16s} {'own tok/s':>10s} {'server tok/s':>13s}")
     for e in entries:
         for tool in TOOLS:

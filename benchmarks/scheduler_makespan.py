@@ -21,7 +21,12 @@ ratio is reported as its mean over the rounds with a bootstrap interval
 (:func:`workloads.stats.bootstrap_ci`); ``known / first`` is the makespan ratio of the two orders
 with its interval (:func:`workloads.stats.ratio_ci`), ``(n.s.)`` when it contains 1.
 
+``--warm-workers 8 0`` runs every round once per value of ``ray.warm_workers`` (interleaved: round
+1 with 8, round 1 with 0, round 2 with 8, ...) and compares the engine actors' start (placement to
+actor ready, p50 of each run) and the makespan between the first value and each other one.
+
     python -m benchmarks.scheduler_makespan [--scale 10] [--nodes 1 2 4] [--rounds 3]
+        [--orders first known] [--warm-workers 8 0]
 """
 
 from __future__ import annotations
@@ -68,10 +73,12 @@ def phases(finished: list[Instance], results: dict[str, TrialResult]) -> dict[st
         "point_extra": [in_points(i) - slept(i, results) for i in finished],  # process start, exit wait
         "between_points_and_stop": [i.released_at - i.started_at - in_points(i) for i in finished],
     }
-    return {k: round(statistics.median(v), 2) for k, v in values.items()}
+    return {k: round(statistics.median(v), 3) for k, v in values.items()}
 
 
-def run_cluster(nodes: int, scale: float, results_dir: Path, label: str) -> dict[str, float | str]:
+def run_cluster(
+    nodes: int, scale: float, results_dir: Path, label: str, warm: int | None = None
+) -> dict[str, float | str]:
     command = f"{{python}} {SLEEPER} {{concurrency}}*{scale} {{metrics_file}} {{tp}} {{trial_id}} -"
     copies = ",".join(str(64 + i) for i in range(nodes))
     cfg = load_experiment(
@@ -85,6 +92,7 @@ def run_cluster(nodes: int, scale: float, results_dir: Path, label: str) -> dict
             f"resources.num_nodes={nodes}",
             "resources.cpus_per_node=64",
             "ray.max_concurrent_engines=64",
+            *([] if warm is None else [f"ray.warm_workers={warm}"]),
         ]
     )
     trials = expand(cfg)
@@ -110,10 +118,13 @@ def run_cluster(nodes: int, scale: float, results_dir: Path, label: str) -> dict
     lower = max(gpu_seconds / (8 * nodes), max(seconds.values()))
     best = max(integral_bound(gpu_seconds, 8 * nodes, scale * math.gcd(*DURATIONS)), max(seconds.values()))
     overhead = [i.released_at - i.submitted_at - slept(i, results) for i in scheduler.finished]
-    print(f"{nodes}×8 {label}: p50 phase seconds", phases(scheduler.finished, results), flush=True)
+    phase = phases(scheduler.finished, results)
+    warm_text = "" if warm is None else f" warm_workers={warm}"
+    print(f"{nodes}×8 {label}{warm_text}: p50 phase seconds", phase, flush=True)
     return {
         "cluster": f"{nodes}×8",
-        "order": label,
+        "order": label if warm is None else f"{label} warm={warm}",
+        "actor_start_p50_s": phase["actor_start"],
         "trials": len(trials),
         "makespan_s": makespan,
         "lower_bound_s": lower,
@@ -130,14 +141,19 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=10.0, help="seconds per duration unit")
     parser.add_argument("--nodes", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--orders", nargs="+", choices=("first", "known"), default=["first", "known"])
+    parser.add_argument("--warm-workers", type=int, nargs="+", default=None, help="ray.warm_workers values")
     args = parser.parse_args()
+    warms: list[int | None] = list(args.warm_workers) if args.warm_workers else [None]
     rows = []
     for _ in range(args.rounds):
         for n in args.nodes:
-            with tempfile.TemporaryDirectory(prefix="makespan-") as tmp:
-                rows += [run_cluster(n, args.scale, Path(tmp), label) for label in ("first", "known")]
-    keys = ("makespan_s", "ratio", "ratio_vs_best", "overhead_p50_s", "overhead_max_s")
-    header = ("cluster", "order", "rounds", "makespan s", "ratio", "vs best", "ovh p50 s", "ovh max s")
+            for warm in warms:
+                with tempfile.TemporaryDirectory(prefix="makespan-") as tmp:
+                    rows += [run_cluster(n, args.scale, Path(tmp), label, warm) for label in args.orders]
+    keys = ("makespan_s", "ratio", "ratio_vs_best", "overhead_p50_s", "overhead_max_s", "actor_start_p50_s")
+    header = ("cluster", "order", "rounds", "makespan s", "ratio", "vs best", "ovh p50 s", "ovh max s",
+              "actor start p50 s")  # fmt: skip
     print(" | ".join(header))
     summary: dict[str, dict[str, list[float]]] = {}
     for r in rows:
@@ -146,16 +162,28 @@ def main() -> None:
             cell[k].append(float(r[k]))
     for name, cell in summary.items():
         texts = [bootstrap_ci(cell[k]).text(".3f" if "ratio" in k else ".2f") for k in keys]
-        print(" | ".join([*name.split(" "), str(len(cell["ratio"])), *texts]))
+        print(" | ".join([*name.split(" ", 1), str(len(cell["ratio"])), *texts]))
     for n in args.nodes:
-        first, known = summary[f"{n}×8 first"]["makespan_s"], summary[f"{n}×8 known"]["makespan_s"]
-        print(
-            f"{n}×8 known / first makespan: {ratio_text(ratio_ci(known, first))} over {len(first)} round(s)"
-        )
-    worst = {o: max(float(r["ratio"]) for r in rows if r["order"] == o) for o in ("first", "known")}
+        if warms == [None] and args.orders == ["first", "known"]:
+            first, known = summary[f"{n}×8 first"]["makespan_s"], summary[f"{n}×8 known"]["makespan_s"]
+            ratio = ratio_text(ratio_ci(known, first))
+            print(f"{n}×8 known / first makespan: {ratio} over {len(first)} round(s)")
+        for order, other in ((o, w) for o in args.orders for w in warms[1:]):
+            base, off = summary[f"{n}×8 {order} warm={warms[0]}"], summary[f"{n}×8 {order} warm={other}"]
+            for key, what in (("actor_start_p50_s", "actor start p50"), ("makespan_s", "makespan")):
+                ratio = ratio_text(ratio_ci(off[key], base[key]))
+                rounds = len(base[key])
+                print(
+                    f"{n}×8 {order} {what}: warm_workers={other} / {warms[0]}: {ratio} over {rounds} round(s)"
+                )
+    worst = {
+        o: max(float(r["ratio"]) for r in rows if str(r["order"]).split(" ")[0] == o) for o in args.orders
+    }
     print(
-        f"worst makespan / lower bound: first run {worst['first']:.3f}; "
-        f"with durations known from it {worst['known']:.3f}"
+        "worst makespan / lower bound: "
+        + "; ".join(
+            f"{'first run' if o == 'first' else 'with durations known from it'} {worst[o]:.3f}" for o in worst
+        )
     )
 
 

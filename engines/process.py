@@ -5,7 +5,9 @@ that kills the whole group if the launching process (the Ray actor) dies without
 Output goes to a log file kept with the trial. Stop = SIGTERM to the group, then SIGKILL, then the
 same for every recorded descendant that lives in another group and outlived it (TGI's shards and
 router run in their own groups: :mod:`engines.proctree`); the tree is recorded every
-``TRACK_S`` while the engine runs, at readiness and right before stopping.
+``TRACK_S`` while the engine runs, at readiness and right before stopping (with its shared-memory
+segments then), and the segments the stopped engine left are removed. ``cpus`` confines the tree
+to those logical CPUs; ``pass_fds`` are held by the watchdog for the engine's life (a core lease).
 """
 
 from __future__ import annotations
@@ -23,34 +25,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from engines.proctree import Tree
+from engines.cpu_cores import format_cpu_list
+from engines.failures import classify_failure  # also imported from here
+from engines.proctree import ProcInfo, Tree, group_members
 from engines.watchdog import run_on_stop
 from orchestrator.core.errors import EngineError
 from orchestrator.core.status import FailureReason
 
-OOM_PATTERNS = (
-    "CUDA out of memory",
-    "OutOfMemoryError",
-    "torch.OutOfMemoryError",
-    "No available memory for the cache blocks",
-    "Insufficient memory",
-    "is larger than the available KV cache memory",
-    "not enough KV cache",
-    "Cannot allocate memory",
-    "CUDA error: out of memory",
-    "Not enough memory to handle",  # TGI warmup: decrease --max-batch-prefill-tokens
-    "std::bad_alloc",
-)
-BAD_ARG_PATTERNS = (
-    "error: unrecognized arguments",  # argparse (vLLM, FlexGen)
-    "error: argument",
-    "invalid choice",
-    "ValidationError",
-    "error: unexpected argument",  # clap (text-generation-launcher)
-    "error: invalid value",
-    "error: the argument",
-    "ArgumentValidation",
-)
 TRACK_S = 1.0  # how often the engine's process tree is recorded while it runs
 SURVIVOR_GRACE_S = 5.0  # a descendant that outlived the group: SIGTERM, this long, then SIGKILL
 
@@ -74,13 +55,13 @@ def tail(path: Path, max_lines: int = 40, max_bytes: int = 64_000) -> str:
     return "\n".join(data.splitlines()[-max_lines:])
 
 
-def classify_failure(log_text: str, returncode: int | None) -> FailureReason:
-    """FAILED reason from the log and exit code: oom, bad_config or engine_crash."""
-    if any(p in log_text for p in OOM_PATTERNS):
-        return FailureReason.OOM
-    if any(p in log_text for p in BAD_ARG_PATTERNS) or returncode == 2:
-        return FailureReason.BAD_CONFIG
-    return FailureReason.ENGINE_CRASH
+def log_note(path: Path, source: str, text: str) -> None:
+    """Append ``<source>: <text>`` to an engine log (its folder made; a log that cannot be written
+    costs the line, not the run)."""
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as log:
+            log.write(f"{source}: {text}\n")
 
 
 class ManagedProcess:
@@ -99,6 +80,9 @@ class ManagedProcess:
         cwd: str | None = None,
         term_grace_s: float = 15.0,
         stop_argv: Sequence[str] | None = None,
+        cpus: Sequence[int] | None = None,
+        pass_fds: Sequence[int] = (),
+        scratch: str | None = None,
     ) -> None:
         self.argv = list(argv)
         self.log_path = log_path
@@ -107,6 +91,9 @@ class ManagedProcess:
         self.cwd = cwd
         self.term_grace_s = term_grace_s
         self.stop_argv = list(stop_argv) if stop_argv else None  # e.g. docker stop NAME
+        self.cpus = list(cpus) if cpus else None  # the engine's process tree runs on these CPUs only
+        self.pass_fds = tuple(pass_fds)  # held by the watchdog until the engine is gone
+        self.scratch = scratch  # the watchdog removes it once the engine is gone (its actor may not)
         self.pgid: int | None = None
         self.tree: Tree | None = None  # every descendant seen, in any process group
         self._launcher: subprocess.Popen[bytes] | None = None
@@ -124,8 +111,14 @@ class ManagedProcess:
             sys.executable, "-m", "engines.watchdog",
             "--parent", str(os.getpid()), "--exit-file", str(self.exit_path),
         ]  # fmt: skip
-        if self.stop_argv:
-            watchdog += ["--on-stop", json.dumps(self.stop_argv)]
+        stop = json.dumps(self.stop_argv) if self.stop_argv else ""
+        for flag, value in (
+            ("--on-stop", stop),
+            ("--cpus", format_cpu_list(self.cpus or ())),
+            ("--remove", self.scratch),
+        ):
+            if value:
+                watchdog += [flag, value]
         watchdog += ["--", *self.argv]
         with self.log_path.open("ab") as log:
             self._launcher = subprocess.Popen(
@@ -136,6 +129,7 @@ class ManagedProcess:
                 env=self.env,
                 cwd=self.cwd,
                 start_new_session=True,
+                pass_fds=self.pass_fds,
             )
         self.pgid = self._launcher.pid
         self._launcher.wait()  # it exits as soon as the detached watchdog is running
@@ -174,8 +168,8 @@ class ManagedProcess:
                     log_tail=tail(self.log_path),
                 )
             if probe():
-                if self.tree is not None:
-                    self.tree.snapshot()  # every process the engine needed to serve exists now
+                if self.tree is not None:  # every process (and segment) the engine serves with exists now
+                    self.tree.snapshot(segments=True)
                 return time.monotonic() - t0
             if time.monotonic() - t0 > timeout_s:
                 raise EngineError(
@@ -214,8 +208,8 @@ class ManagedProcess:
         """
         if self.pgid is None:
             return None
-        if self.tree is not None:
-            self.tree.snapshot()  # before any signal: a child may be orphaned by it
+        if self.tree is not None:  # before any signal: a child may be orphaned by it
+            self.tree.snapshot(segments=True)
         self._stopping.set()
         if self.stop_argv and group_alive(self.pgid):
             run_on_stop(self.stop_argv, timeout_s=self.term_grace_s + 15)
@@ -225,7 +219,21 @@ class ManagedProcess:
         _wait_group(self.pgid, 5.0)
         if self.tree is not None:
             self._survivors(self.tree)
+            if removed := self.tree.remove_leftover_shm():
+                self._note(f"removed {len(removed)} shared-memory segment(s) the engine left in /dev/shm: "
+                           f"{', '.join(removed)}")  # fmt: skip
         return self.returncode
+
+    def processes(self) -> list[ProcInfo]:
+        """The engine's live processes, in any group (empty before start)."""
+        if self.tree is None:
+            return []
+        self.tree.snapshot()
+        return self.tree.processes()
+
+    def segments(self) -> list[str]:
+        """The shared-memory segments recorded for the engine so far (by name)."""
+        return sorted(self.tree.segments()) if self.tree is not None else []
 
     def _survivors(self, tree: Tree) -> None:
         """Descendants in their own groups still alive after the group (the launcher was killed
@@ -246,8 +254,7 @@ class ManagedProcess:
             time.sleep(0.05)
 
     def _note(self, text: str) -> None:
-        with contextlib.suppress(OSError), self.log_path.open("a") as log:
-            log.write(f"engines.process: {text}\n")
+        log_note(self.log_path, "engines.process", text)
 
     def __enter__(self) -> ManagedProcess:
         self.start()
@@ -268,23 +275,6 @@ def _wait_group(pgid: int, timeout_s: float) -> None:
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of a process group, read from /proc."""
-    members = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry))
-    return members
 
 
 def group_alive(pgid: int) -> bool:

@@ -7,7 +7,10 @@ ports. Once orphaned they are no longer our descendants (init adopts them), so :
 every descendant of the group while it is still one, by pid *and* start time, and
 :meth:`Tree.signal_survivors` later signals only those still alive with the same start time (a pid
 reused by an unrelated process is never touched; the signal goes through a pidfd opened before the
-check where the kernel has them, so there is no window between check and kill).
+check where the kernel has them, so there is no window between check and kill). With
+``snapshot(segments=True)`` it also records the tree's shared-memory segments (:mod:`engines.shm`),
+which the stopper removes once the processes are gone; :func:`describe` reads what a process is (its
+title, the CPUs its threads may run on, its rank variables) for the record of what an engine ran.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ import os
 import signal
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from engines import shm
+from engines.cpu_cores import parse_cpu_list
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,11 @@ def table() -> dict[int, Proc]:
         if entry.isdigit() and (proc := _stat(int(entry))) is not None:
             out[proc.pid] = proc
     return out
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of a process group, read from /proc."""
+    return sorted(p.pid for p in table().values() if p.pgid == pgid and not p.zombie)
 
 
 def descendants(roots: Iterable[int], procs: dict[int, Proc]) -> set[int]:
@@ -88,6 +99,55 @@ def signal_verified(pid: int, start: int, sig: int) -> bool:
             os.close(fd)
 
 
+RANK_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE")
+
+
+@dataclass(frozen=True)
+class ProcInfo:
+    """One live process of an engine: its command line (or title), the logical CPUs any of its
+    threads may run on, and its rank variables (``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``) if set."""
+
+    pid: int
+    ppid: int
+    cmdline: str
+    cpus: tuple[int, ...]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _thread_cpus(pid: int) -> tuple[int, ...]:
+    cpus: set[int] = set()
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return ()
+    for tid in tids:
+        with contextlib.suppress(OSError, ValueError), open(f"/proc/{pid}/task/{tid}/status") as f:
+            for line in f:
+                if line.startswith("Cpus_allowed_list:"):
+                    cpus.update(parse_cpu_list(line.split(":", 1)[1]))
+                    break
+    return tuple(sorted(cpus))
+
+
+def describe(pid: int) -> ProcInfo | None:
+    """What ``pid`` is now (None once it is gone)."""
+    proc = _stat(pid)
+    if proc is None or proc.zombie:
+        return None
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+    except OSError:
+        return None
+    env: dict[str, str] = {}
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/environ", "rb") as f:
+        for item in f.read().split(b"\0"):
+            key, _, value = item.decode("utf-8", "replace").partition("=")
+            if key in RANK_ENV:
+                env[key] = value
+    return ProcInfo(pid, proc.ppid, cmdline, _thread_cpus(pid), env)
+
+
 class Tree:
     """The processes ever seen below process group ``pgid``: pid → start time (thread-safe).
 
@@ -99,9 +159,12 @@ class Tree:
     def __init__(self, pgid: int) -> None:
         self.pgid = pgid
         self._seen: dict[int, int] = {}
+        self._shm: set[str] = set()
         self._lock = threading.Lock()
 
-    def snapshot(self) -> None:
+    def snapshot(self, segments: bool = False) -> None:
+        """Record the group's members and descendants; with ``segments``, their shared-memory segments
+        too (reads every member's memory map: at readiness and right before a stop, not every second)."""
         procs = table()
         members = [p.pid for p in procs.values() if p.pgid == self.pgid and not p.zombie]
         found = {pid: procs[pid].start for pid in (*members, *descendants(members, procs))}
@@ -112,6 +175,30 @@ class Tree:
                 if pid in procs and procs[pid].start == start and not procs[pid].zombie
             }
             self._seen = {**alive, **found}
+            pids = list(self._seen)
+        if segments:
+            names = shm.segments_of(pids)
+            with self._lock:
+                self._shm |= names
+
+    def segments(self) -> set[str]:
+        """Every shared-memory segment recorded for the tree (some may be gone by now)."""
+        with self._lock:
+            return set(self._shm)
+
+    def remove_leftover_shm(self) -> list[str]:
+        """Unlink the recorded segments still present that no live process uses (call it once the
+        tree is gone)."""
+        return shm.remove_leftovers(self.segments())
+
+    def processes(self) -> list[ProcInfo]:
+        """The recorded processes still alive, described (:func:`describe`), by pid."""
+        out = []
+        for pid, start in sorted(self.recorded().items()):
+            info = describe(pid)
+            if info is not None and start_time(pid) == start:
+                out.append(info)
+        return out
 
     def recorded(self) -> dict[int, int]:
         with self._lock:

@@ -1,8 +1,8 @@
 """The engine registry: every engine module registers its class here when imported.
 
-:data:`ENGINE_MODULES` is the one list of engine implementations (adding an engine: its folder
-under ``engines/``, a line here, and ``conf/engine/<name>.yaml``). :func:`registry` imports them on
-first use and builds one instance of each on every call (no shared engine state).
+The engines are listed in :mod:`engines.catalog` (adding an engine: its folder under
+``engines/``, a line there, and ``conf/engine/<name>.yaml``). :func:`registry` imports their
+modules on first use and builds one instance of each on every call (no shared engine state).
 """
 
 from __future__ import annotations
@@ -11,15 +11,9 @@ import importlib
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
+from engines import catalog
 from engines.base import AnyEngine
 from orchestrator.core.errors import ConfigError
-
-ENGINE_MODULES = (
-    "engines.vllm.engine",
-    "engines.tgi.engine",
-    "engines.command.engine",
-    "engines.flexgen.engine",
-)
 
 _FACTORIES: dict[str, Callable[[], AnyEngine]] = {}
 
@@ -30,9 +24,9 @@ def register(name: str, factory: Callable[[], AnyEngine]) -> None:
 
 
 def registry() -> Mapping[str, AnyEngine]:
-    """Every engine by name, in :data:`ENGINE_MODULES` order."""
-    for module in ENGINE_MODULES:
-        importlib.import_module(module)
+    """Every engine by name, in :data:`engines.catalog.ENGINES` order."""
+    for entry in catalog.ENGINES:
+        importlib.import_module(entry.module)
     return MappingProxyType({name: make() for name, make in _FACTORIES.items()})
 
 

@@ -15,11 +15,11 @@ from orchestrator.config.store import load_experiment
 from orchestrator.core.results import TrialResult
 from orchestrator.core.status import FailureReason, Status
 from orchestrator.core.trial import Trial
-from orchestrator.report.render import parse_markdown_table
 from orchestrator.store.results import ResultsStore
 from orchestrator.sweep.grid import expand
 from orchestrator.sweep.multi_engine import engine_configs
 from orchestrator.sweep.placement import planned_nodes
+from tests.helpers import parse_markdown_table
 
 SEEDS = Path(__file__).resolve().parent / "fixtures" / "seeds"
 Row = list[str]

@@ -49,6 +49,6 @@ def arrival_offsets(
     return np.concatenate(([0.0], np.cumsum(gaps[: n - 1])))
 
 
-def offsets_to_ns(offsets_s: np.ndarray, start_ns: int) -> list[int]:
-    """Absolute scheduled send times on the client clock."""
-    return [start_ns + round(float(o) * 1e9) for o in offsets_s]
+def scheduled_ns(start_ns: int, offset_s: float) -> int:
+    """The absolute send time on the client clock of a request ``offset_s`` after ``start_ns``."""
+    return start_ns + round(float(offset_s) * 1e9)

@@ -31,6 +31,10 @@ PREFIX_CACHE_MAX_HIT_RATE = 0.01
 """Above this share of the prompt tokens the engine looked up in its prefix cache
 (``engine_prefix_cache_hits / engine_prefix_cache_queries``), prefill was partly read from the cache."""
 
+ENGINE_COUNT_TOLERANCE = 0.01
+"""The engine's counters may exceed the client's counts by this share (at least one request / one
+request's tokens) before a point is flagged: a previous point's last increment may land late."""
+
 Metrics = Mapping[str, Any]
 Check = Callable[[LoadSpec, Metrics], Flag | None]
 
@@ -127,7 +131,41 @@ def prefix_cache_hits(spec: LoadSpec, metrics: Metrics) -> Flag | None:
     )
 
 
-CHECKS: tuple[Check, ...] = (short_outputs, prefix_cache_hits, bunched_stream, coalesced_stream)
+def foreign_requests(spec: LoadSpec, metrics: Metrics) -> Flag | None:
+    """The engine finished more requests over the point than the client sent (warmups included):
+    someone else's requests shared the engine, and the latencies include their load. Read from the
+    engine's counters (``engine_requests_finished`` + ``engine_requests_failed``, every finish reason);
+    engines without them are not checked."""
+    finished, sent = _num(metrics, "engine_requests_finished"), _num(metrics, "client_requests_sent")
+    if math.isnan(finished) or math.isnan(sent):
+        return None
+    finished += 0.0 if math.isnan(failed := _num(metrics, "engine_requests_failed")) else failed
+    if finished - sent <= max(1.0, ENGINE_COUNT_TOLERANCE * sent):
+        return None
+    return Flag(FlagKind.FOREIGN_REQUESTS, f"the engine finished {finished:.0f} requests during the "
+                f"point, the client sent {sent:.0f} (warmups included): another client's requests shared "
+                "the engine")  # fmt: skip
+
+
+def token_count_mismatch(spec: LoadSpec, metrics: Metrics) -> Flag | None:
+    """Every request the client sent finished on the engine, yet the engine generated another number
+    of output tokens than the client counted (server ``usage``, TGI's ``details.generated_tokens``, or
+    its tokenizer): per-token figures (TPOT, tok/s) would divide by the wrong count."""
+    finished, sent = _num(metrics, "engine_requests_finished"), _num(metrics, "client_requests_sent")
+    engine, client = _num(metrics, "engine_generation_tokens"), _num(metrics, "client_output_tokens")
+    if math.isnan(engine) or math.isnan(client) or finished != sent or _num(metrics, "num_errors") > 0:
+        return None
+    per_request = client / sent if sent else 0.0
+    if abs(engine - client) <= max(per_request, ENGINE_COUNT_TOLERANCE * client):
+        return None
+    return Flag(FlagKind.TOKEN_COUNT_MISMATCH, f"the engine generated {engine:.0f} output tokens over the "
+                f"point, the client counted {client:.0f} (warmups included)")  # fmt: skip
+
+
+CHECKS: tuple[Check, ...] = (
+    short_outputs, prefix_cache_hits, bunched_stream, coalesced_stream,
+    foreign_requests, token_count_mismatch,
+)  # fmt: skip
 
 
 def check_point(spec: LoadSpec, metrics: Metrics, checks: Sequence[Check] = CHECKS) -> list[Flag]:

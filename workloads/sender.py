@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from itertools import pairwise
 from typing import Any
 
+from workloads.arrivals import scheduled_ns
 from workloads.clients.openai import CLIENTS, endpoint_url
 from workloads.clients.session import HTTPSession, open_session, run_sync
 from workloads.constraints import Constraints, StopTracker
@@ -72,7 +73,7 @@ async def run_open_loop(
     async def send_all(session: HTTPSession) -> list[RequestRecord]:
         start_ns = clock()
         for i, payload in enumerate(payloads):
-            target = start_ns + round(offsets_s[i] * 1e9)
+            target = scheduled_ns(start_ns, offsets_s[i])
             deadline = tracker.deadline_ns()
             if deadline is not None and target > deadline:
                 tracker.reason = "duration"

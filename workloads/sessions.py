@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
+from workloads.arrivals import scheduled_ns
 from workloads.clients.openai import CLIENTS, RequestFunc
 from workloads.clients.session import HTTPSession, open_session, run_sync
 from workloads.constraints import Constraints, StopTracker
@@ -102,7 +103,7 @@ async def run_sessions(
         start = clock()
         tasks: list[asyncio.Task[bool]] = []
         for i, offset in enumerate(offsets):
-            due = start + round(offset * 1e9)
+            due = scheduled_ns(start, offset)
             deadline = track.deadline_ns()
             if deadline is not None and due > deadline:
                 track.reason = track.reason or "duration"

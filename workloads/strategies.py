@@ -28,7 +28,7 @@ inside the engine telemetry window (``engine_*`` counter deltas include them).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -161,7 +161,25 @@ _STRATEGIES: dict[str, Callable[[Run], Outcome]] = {
 
 
 def run_strategy(spec: LoadSpec, target: Target) -> Outcome:
-    """Build the point's prompts and payloads, then run its strategy; blocks until done."""
+    """Build the point's prompts and payloads, then run its strategy; blocks until done. The
+    metrics also count what the engine's own counters should show for the point (warmups
+    included): ``client_requests_sent`` and ``client_output_tokens`` (absent where a count is unknown)."""
+    outcome = _run_strategy(spec, target)
+    outcome.metrics.update(client_counts(outcome.records))
+    return outcome
+
+
+def client_counts(records: Sequence[RequestRecord]) -> dict[str, float]:
+    """Requests the client sent over the point, warmups included, and the output tokens of those
+    that finished (only when every finished one has a known count) (pure)."""
+    out = {"client_requests_sent": float(len(records))}
+    done = [r.output_tokens for r in records if r.ok]
+    if all(n >= 0 for n in done):
+        out["client_output_tokens"] = float(sum(done))
+    return out
+
+
+def _run_strategy(spec: LoadSpec, target: Target) -> Outcome:
     if spec.name not in (*_STRATEGIES, Strategy.TRACE):
         raise ValueError(
             f"workload.name={spec.name!r} is not one of {', '.join((*_STRATEGIES, Strategy.TRACE))}"

@@ -1,7 +1,8 @@
 """``engine.flexgen``: FlexGen's ``flex_opt`` options (seed 000).
 
-A plain dataclass importing nothing from the project: ``orchestrator.config.schema`` holds it as
-``engine.flexgen`` and ``orchestrator.config.store`` registers it in Hydra's ConfigStore.
+A plain dataclass importing nothing from the project: its line in ``engines/catalog.py`` makes it
+the group ``engine.flexgen`` of ``orchestrator.config.schema.EngineConfig`` (and so of the schema
+``orchestrator.config.store`` registers in Hydra's ConfigStore).
 """
 
 from __future__ import annotations

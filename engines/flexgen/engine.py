@@ -27,6 +27,7 @@ import shlex
 import sys
 
 from engines.base import BatchDefaults, BatchSpec
+from engines.catalog import options
 from engines.flexgen.config import FlexGenConfig
 from engines.flexgen.log import flexgen_version, parse_flexgen_log
 from engines.registry import register
@@ -68,7 +69,7 @@ def flag_args(f: FlexGenConfig) -> list[str]:
 
 def validate(engine: EngineConfig, model: ModelConfig) -> None:
     """ConfigError naming ``engine.flexgen.<field>`` for a bad FlexGen option."""
-    f = engine.flexgen
+    f = options(engine, FlexGenConfig)
     if len(f.percent) != 6 or any(not 0 <= p <= 100 for p in f.percent):
         raise ConfigError("engine.flexgen.percent", f"needs 6 values within 0..100 (w_gpu w_cpu c_gpu c_cpu "
                           f"a_gpu a_cpu), got {f.percent}")  # fmt: skip
@@ -106,7 +107,7 @@ class FlexGenEngine(BatchDefaults):
     def trial_command(
         self, cfg: EngineConfig, model: ModelConfig, trial: Trial, spec: BatchSpec
     ) -> list[str]:
-        f = cfg.flexgen
+        f = options(cfg, FlexGenConfig)
         prefix = shlex.split(f.command) if f.command else [sys.executable, "-m", f.module]
         p = trial.point
         return [*prefix, "--model", f.model or spec.model_path, "--prompt-len", str(p.input_len),

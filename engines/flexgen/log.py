@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import re
 
-from engines.process import OOM_PATTERNS
+from engines.failures import OOM_PATTERNS
 
 _NUM = r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
 # metric name → pattern; each value is the last match in the log.

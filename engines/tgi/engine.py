@@ -23,9 +23,11 @@ container sees only the ``-e`` variables we pass.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from engines.base import OFFLINE_ENV, LaunchSpec, ServerDefaults, http_get
+from engines.base import OFFLINE_ENV, LaunchSpec, ServerDefaults, http_get, worker_record
+from engines.proctree import ProcInfo
 from engines.registry import register
 from engines.tgi.launcher import (
     _VALUED,
@@ -42,6 +44,7 @@ from engines.tgi.launcher import (
     launcher_args,
     parse_version,
     prefix_caching_env,
+    tgi,
 )
 from orchestrator.config.schema import EngineConfig, ModelConfig
 from orchestrator.core.errors import ConfigError
@@ -49,7 +52,7 @@ from orchestrator.core.errors import ConfigError
 
 def validate(cfg: EngineConfig, model: ModelConfig) -> None:
     """ConfigError naming ``engine.tgi.<field>`` for a bad TGI option."""
-    t = cfg.tgi
+    t = tgi(cfg)
     if t.launcher not in LAUNCHERS:
         raise ConfigError("engine.tgi.launcher", f"unknown value '{t.launcher}'", LAUNCHERS)
     if t.quantize is not None and t.quantize not in QUANTIZE:
@@ -91,7 +94,7 @@ class TGIEngine(ServerDefaults):
     client_api: str | None = "tgi"  # workloads.clients.tgi.stream_tgi on /generate_stream
 
     def command(self, cfg: EngineConfig, model: ModelConfig, spec: LaunchSpec) -> list[str]:
-        if cfg.tgi.launcher != "native":
+        if tgi(cfg).launcher != "native":
             return container_command(cfg, model, spec)
         args = launcher_args(cfg, model, spec, spec.model_path, spec.port, spec.host, spec.side)
         return ["text-generation-launcher", *args]
@@ -101,25 +104,25 @@ class TGIEngine(ServerDefaults):
 
     def stop_command(self, cfg: EngineConfig, spec: LaunchSpec) -> list[str] | None:
         """What stops the engine besides signalling its process group (the container, if any)."""
-        if cfg.tgi.launcher == "native":
+        if tgi(cfg).launcher == "native":
             return None
-        return [cfg.tgi.launcher, "stop", "--time", "10", container_name(spec)]
+        return [tgi(cfg).launcher, "stop", "--time", "10", container_name(spec)]
 
     def inherited_env(
         self, cfg: EngineConfig, environ: Mapping[str, str]
     ) -> tuple[dict[str, str], list[str]]:
         """The part of the orchestrator's environment the engine inherits, and the names dropped:
         natively, the launcher's flag fallbacks (:data:`LAUNCHER_ENV`) unless ``engine.env`` sets them."""
-        if cfg.tgi.launcher != "native":
+        if tgi(cfg).launcher != "native":
             return dict(environ), []
         dropped = sorted(name for name in LAUNCHER_ENV if name in environ and name not in cfg.env)
         return {k: v for k, v in environ.items() if k not in dropped}, dropped
 
     def env(self, cfg: EngineConfig, spec: LaunchSpec) -> dict[str, str]:
         env = dict(OFFLINE_ENV)
-        if spec.gpu_ids and cfg.tgi.launcher == "native":
+        if spec.gpu_ids and tgi(cfg).launcher == "native":
             env["CUDA_VISIBLE_DEVICES"] = ",".join(spec.gpu_ids)
-        env.update(prefix_caching_env(cfg.tgi))
+        env.update(prefix_caching_env(tgi(cfg)))
         env.update(cfg.env)
         return env
 
@@ -152,6 +155,22 @@ class TGIEngine(ServerDefaults):
 
     def version(self, spec: LaunchSpec) -> str:
         return str(self.info(spec).get("version", "unknown"))
+
+    def shows_ranks(self, cfg: EngineConfig) -> bool:
+        return tgi(cfg).launcher == "native"  # in a container the shards are not ours to see
+
+    def run_info(self, cfg: EngineConfig, spec: LaunchSpec, procs: Sequence[ProcInfo]) -> dict[str, Any]:
+        """The shards: ``text-generation-server serve`` processes, ranked by their ``RANK``."""
+        shards = sorted(
+            (int(p.env["RANK"]), p)
+            for p in procs
+            if "text-generation-server serve" in p.cmdline and p.env.get("RANK", "").isdigit()
+        )
+        records = [worker_record(rank, proc, spec) for rank, proc in shards]
+        launcher = tgi(cfg).launcher
+        backend = "shards" if launcher == "native" else launcher  # natively: one process per shard
+        size = len(records) or spec.tp  # in a container the shards are not ours to see
+        return {"tensor_parallel_size": size, "executor_backend": backend, "workers": records}
 
 
 register(TGIEngine.name, TGIEngine)

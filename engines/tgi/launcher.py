@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from engines.base import OFFLINE_ENV, LaunchSpec
+from engines.catalog import options
 from engines.side_channels import SideChannels
 from engines.tgi.config import TGIConfig
 from orchestrator.config.schema import EngineConfig, ModelConfig
@@ -84,6 +85,11 @@ def parse_version(text: str) -> tuple[int, int, int] | None:
     return major, minor, patch
 
 
+def tgi(cfg: EngineConfig) -> TGIConfig:
+    """``engine.tgi``, typed."""
+    return options(cfg, TGIConfig)
+
+
 def at_least(t: TGIConfig, version: tuple[int, int, int]) -> bool:
     """The configured launcher version is ``version`` or later (unparsable: the newest)."""
     parsed = parse_version(t.version)
@@ -121,7 +127,7 @@ def launcher_args(cfg: EngineConfig, model: ModelConfig, spec: LaunchSpec, model
                   hostname: str, side: SideChannels | None = None) -> list[str]:  # fmt: skip
     """The text-generation-launcher arguments (without the program name); ``side``: this
     instance's own side channels for the options left unset (none in a container)."""
-    t = cfg.tgi
+    t = tgi(cfg)
     own = side_values(t, side) if side is not None else {}
     args = ["--model-id", model_id, "--hostname", hostname, "--port", str(port)]
     if model.revision:
@@ -153,7 +159,7 @@ def launcher_args(cfg: EngineConfig, model: ModelConfig, spec: LaunchSpec, model
 
 def container_command(cfg: EngineConfig, model: ModelConfig, spec: LaunchSpec) -> list[str]:
     """``docker|podman run`` of the official image, GPUs = the assigned ones, port on 127.0.0.1."""
-    t = cfg.tgi
+    t = tgi(cfg)
     local_model = Path(spec.model_path).is_dir()
     argv = [t.launcher, "run", "--rm", "--name", container_name(spec), "--shm-size", t.shm_size,
             "-p", f"{spec.host}:{spec.port}:{CONTAINER_PORT}"]  # fmt: skip

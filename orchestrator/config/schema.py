@@ -7,15 +7,11 @@ Lists are sweep axes (``engine.tp``, ``workload.concurrency``, ``workload.input_
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engines.flexgen.config import FlexGenConfig
-from engines.tgi.config import TGIConfig
+from engines.catalog import option_groups, with_option_groups
 from orchestrator.config.planner import PlannerConfig
-
-ENGINE_SECTIONS = ("tgi", "flexgen")
-"""The option groups of one engine each (``engine.tgi``, ``engine.flexgen``): only the named
-engine's group is part of a trial's resolved config."""
+from orchestrator.config.search import SearchConfig
 
 
 @dataclass
@@ -33,12 +29,16 @@ class EngineConfig:
     seed: int = 0
     extra_args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    # CPUs in an instance's placement bundle; where the ranks run on CPU cores (vLLM on CPU) the
+    # cores of each rank: the bundle then holds tp × cpus and each rank is bound to its own
     cpus: int = 1
     startup_timeout_s: float = 600.0
     command: str | None = None  # command engine: a per-trial command template (see engines/command/engine.py)
     trial_timeout_s: float = 3600.0  # batch engines (command, FlexGen): one trial's run
     reuse: bool = True
     pipeline_parallel_size: int | None = None
+    # vLLM's --distributed-executor-backend (mp, uni, ray); null: on CPU mp for TP > 1, on GPU vLLM's own
+    distributed_executor_backend: str | None = None
     max_num_batched_tokens: int | None = None
     tokenizer: str | None = None
     download_dir: str | None = None
@@ -46,10 +46,18 @@ class EngineConfig:
     # the engine version the reproduced seed measured with (presets set it); the report says when
     # the running engine's version differs. Informational: not part of the trial id.
     reference_version: str | None = None
-    tgi: TGIConfig = field(default_factory=TGIConfig)
-    flexgen: FlexGenConfig = field(default_factory=FlexGenConfig)
+    # here: the option group of each engine that has options (engine.tgi, engine.flexgen, ...),
+    # from engines/catalog.py; an engine reads its own with catalog.options(cfg, TGIConfig)
     # engine-option sweep axes: dotted path under engine → values, e.g. {flexgen.num_gpu_batches: [4, 8]}
     sweep: dict[str, list[Any]] = field(default_factory=dict)
+
+
+if not TYPE_CHECKING:  # mypy sees the common fields; an engine reads its group with options()
+    EngineConfig = with_option_groups(EngineConfig)
+
+ENGINE_SECTIONS = tuple(option_groups())
+"""The option groups of one engine each (``engine.tgi``, ``engine.flexgen``): only the named
+engine's group is part of a trial's resolved config."""
 
 
 @dataclass
@@ -166,7 +174,9 @@ class ResourcesConfig:
     device: str = "cpu"
     num_nodes: int = 1
     gpus_per_node: int | None = 8  # None: detect the real GPUs (resources=gpu)
-    cpus_per_node: int = 16
+    # Ray CPUs per node; None: this machine's usable physical cores (shared by simulated nodes), so
+    # on CPU the cores engine ranks need are what limits the instances running at once
+    cpus_per_node: int | None = None
     object_store_mb: int = 256
 
 
@@ -177,7 +187,9 @@ class RayConfig:
     address: str | None = None
     temp_dir: str | None = None
     namespace: str = "llm-orchestrator"
-    max_concurrent_engines: int = 1
+    # engine instances running at once; None: as many as the cluster holds (GPUs free, and on CPU
+    # the cores their ranks need); 1: one after another
+    max_concurrent_engines: int | None = None
     max_retries: int = 1  # an instance whose actor or node died is retried this often on fresh resources
     warm_workers: int = 8  # idle Ray workers kept per node (≤ max_concurrent_engines) for fast actor starts
     exclusive_nodes: bool = False  # no two measurement windows at once on a node (start-ups may overlap)
@@ -185,14 +197,15 @@ class RayConfig:
 
 @dataclass
 class TrackingConfig:
-    """``uri: null`` starts a local MLflow server on 127.0.0.1 for the run."""
+    """``uri: null`` starts a local MLflow server on 127.0.0.1 for the run; ``keep_server``: keep
+    that server up at the end until Enter/Ctrl-C (true), stop it (false), or only on a terminal (null)."""
 
     enabled: bool = True
     uri: str | None = None
     experiment: str | None = None
     host: str = "127.0.0.1"
     port: int = 0
-    keep_server: bool = False
+    keep_server: bool | None = None
     startup_timeout_s: float = 90.0
 
 
@@ -258,3 +271,4 @@ class ExperimentConfig:
     report: ReportConfig = field(default_factory=ReportConfig)
     stats: StatsConfig = field(default_factory=StatsConfig)
     cost: CostConfig = field(default_factory=CostConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)  # search=slo: docs/search.md

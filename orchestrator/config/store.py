@@ -29,10 +29,11 @@ from orchestrator.config.schema import (
     TrackingConfig,
     WorkloadConfig,
 )
+from orchestrator.config.search import SearchConfig
 from orchestrator.core.errors import ConfigError
 
 CONFIG_MODULE = "conf"
-GROUPS = ("engine", "model", "workload", "resources", "tracking", "exp")
+GROUPS = ("engine", "model", "workload", "resources", "tracking", "search", "exp")
 _SCHEMAS = {
     "engine": EngineConfig,
     "model": ModelConfig,
@@ -41,6 +42,7 @@ _SCHEMAS = {
     "tracking": TrackingConfig,
     "ray": RayConfig,
     "report": ReportConfig,
+    "search": SearchConfig,
 }
 
 
@@ -69,7 +71,11 @@ def compose_config(overrides: list[str]) -> DictConfig:
     except MissingConfigException as exc:
         raise _missing_option(str(exc), overrides) from exc
     except (HydraException, OmegaConfBaseException) as exc:
-        raise _typed(exc) from exc
+        error = _typed(exc)
+        if error.field.startswith(("search.space.", "search.space=")):  # a mapping set without ++
+            raise ConfigError("search.space", "add axes with ++search.space={engine.max_num_seqs:[64,128]} "
+                              "(Hydra's ++ merges a mapping into the preset's)") from exc  # fmt: skip
+        raise error from exc
     finally:
         GlobalHydra.instance().clear()
 

@@ -58,10 +58,14 @@ def validate_fields(cfg: ExperimentConfig, engine_names: Iterable[str]) -> None:
         ("engine.startup_timeout_s", cfg.engine.startup_timeout_s),
         ("model.max_model_len", cfg.model.max_model_len),
         ("resources.num_nodes", r.num_nodes),
+    ):
+        _positive(field, value)
+    for field, optional in (
         ("resources.cpus_per_node", r.cpus_per_node),
         ("ray.max_concurrent_engines", cfg.ray.max_concurrent_engines),
     ):
-        _positive(field, value)
+        if optional is not None:
+            _positive(field, optional)
     if r.gpus_per_node is not None:
         _positive("resources.gpus_per_node", r.gpus_per_node)
     if cfg.ray.max_retries < 0:

@@ -38,7 +38,6 @@ class EngineError(OrchestratorError):
         self, message: str, reason: FailureReason = FailureReason.ENGINE_CRASH, log_tail: str = ""
     ) -> None:
         self.reason = reason
-        self.log_tail = log_tail
         text = message if not log_tail else f"{message}\n--- engine log tail ---\n{log_tail}"
         super().__init__(text)
 

@@ -12,6 +12,8 @@ import enum
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from orchestrator.config.schema import WorkloadConfig
+
 
 class Strategy(enum.StrEnum):
     """Every ``workload.name``: when to send."""
@@ -40,43 +42,48 @@ TRACE_FORMATS: tuple[str, ...] = ("auto", "jsonl", "mooncake", "azure")
 SWEEP_KINDS: tuple[str, ...] = ("linear", "geometric", "list")
 
 
+_CONFIG = WorkloadConfig()  # the one source of the defaults the point shares with the config
+
+
 @dataclass(frozen=True)
 class LoadSpec:
-    """One workload point. Fields a strategy does not use keep their defaults."""
+    """One workload point. Fields a strategy does not use keep their defaults: the config's own
+    (``workload.*``, a list axis' first value) where the config has the field, else a value that
+    means unused (0, "", None), so that the trial id leaves them out (:meth:`to_dict`)."""
 
-    name: str = "concurrency"
-    api: str = "completions"
-    concurrency: int = 1
-    input_len: int = 64
-    output_len: int = 32
-    num_requests: int = 32
-    warmup_requests: int = 0
-    ignore_eos: bool = True
-    temperature: float = 0.0
-    timeout_s: float = 120.0
-    seed: int = 0
-    max_error_rate: float = 0.05
-    max_send_delay_ms: float = 10.0  # send delay p99 above this: the client fell behind
+    name: str = _CONFIG.name
+    api: str = _CONFIG.api
+    concurrency: int = _CONFIG.concurrency[0]
+    input_len: int = _CONFIG.input_len[0]
+    output_len: int = _CONFIG.output_len[0]
+    num_requests: int = _CONFIG.num_requests
+    warmup_requests: int = _CONFIG.warmup_requests
+    ignore_eos: bool = _CONFIG.ignore_eos
+    temperature: float = _CONFIG.temperature
+    timeout_s: float = _CONFIG.timeout_s
+    seed: int = _CONFIG.seed
+    max_error_rate: float = _CONFIG.max_error_rate
+    max_send_delay_ms: float = _CONFIG.max_send_delay_ms  # send delay p99 above this: the client fell behind
     slo: tuple[tuple[str, float], ...] = ()
     # constraints (any strategy)
-    duration_s: float | None = None
-    max_errors: int | None = None
-    abort_error_rate: float | None = None
+    duration_s: float | None = _CONFIG.duration_s
+    max_errors: int | None = _CONFIG.max_errors
+    abort_error_rate: float | None = _CONFIG.abort_error_rate
     # arrivals
     rate: float | None = None
-    burstiness: float = 1.0
+    burstiness: float = _CONFIG.burstiness
     # dataset
-    dataset: str = "random"
-    dataset_path: str | None = None
-    prefix_len: int = 0
-    num_prefixes: int = 1
+    dataset: str = _CONFIG.dataset.kind
+    dataset_path: str | None = _CONFIG.dataset.path
+    prefix_len: int = _CONFIG.dataset.prefix_len
+    num_prefixes: int = _CONFIG.dataset.num_prefixes
     # conversation dataset: turns per session, pause between a response and the next turn
     turns: int = 1
-    think_time_s: float = 0.0
+    think_time_s: float = _CONFIG.dataset.think_time_s
     # trace replay
-    trace_path: str | None = None
+    trace_path: str | None = _CONFIG.trace.path
     trace_format: str = ""
-    time_scale: float = 1.0
+    time_scale: float = _CONFIG.trace.time_scale
     trace_block_size: int = 0
     # rate_sweep
     sweep_kind: str = ""

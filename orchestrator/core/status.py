@@ -15,6 +15,7 @@ class FailureReason(enum.StrEnum):
     OOM = "oom"
     ENGINE_CRASH = "engine_crash"
     TIMEOUT = "timeout"
+    PORT_IN_USE = "port_in_use"
     BAD_CONFIG = "bad_config"
     REQUEST_ERRORS = "request_errors"
     CLIENT_BEHIND = "client_behind"

@@ -33,6 +33,8 @@ def engine_instance(engine: EngineConfig, model: ModelConfig, tp: int) -> dict[s
     eng["tp"] = tp
     for volatile in ("reuse", "startup_timeout_s", "sweep", "reference_version"):
         eng.pop(volatile, None)
+    if eng.get("distributed_executor_backend") is None:  # added later: unset keeps the ids it had
+        eng.pop("distributed_executor_backend", None)
     for section in ENGINE_SECTIONS:  # another engine's option group does not change this one's id
         if eng["name"] != section:
             eng.pop(section, None)

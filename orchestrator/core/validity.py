@@ -26,6 +26,9 @@ class FlagKind(enum.StrEnum):
     ENGINE_EXITED = "engine_exited"  # the engine process exited during the point
     UNSTABLE = "unstable"  # the repeats of a trial disagree beyond stats.max_cv
     CO_TENANCY = "co_tenancy"  # another engine instance measured on the same node at the same time
+    FOREIGN_REQUESTS = "foreign_requests"  # the engine finished more requests than the client sent
+    TOKEN_COUNT_MISMATCH = "token_count_mismatch"  # the engine generated another token count than counted
+    RANKS_MISMATCH = "ranks_mismatch"  # the engine's processes showed another number of ranks than placed
 
 
 @dataclass(frozen=True)

@@ -148,3 +148,11 @@ def settle(
     result.metrics.update(cost_metrics(result.metrics, gpus, held_s, measured, gpu_hour_usd, output_len))
     if (flag := co_tenancy(others, measured)) is not None:
         result.flags.append(flag)
+
+
+def sweep_cost(held: Sequence[tuple[int, float, float]], gpu_hour_usd: float | None) -> dict[str, Any]:
+    """The run's cost for ``sweep.json``: GPU-seconds its instances held, (GPUs, placed_at,
+    released_at) each, and their price with ``cost.gpu_hour_usd``."""
+    seconds = sum(gpus * max(0.0, released - placed) for gpus, placed, released in held)
+    usd = None if gpu_hour_usd is None else round(gpu_hour_usd * seconds / 3600, 6)
+    return {"gpu_seconds_held": round(seconds, 3), "gpu_hour_usd": gpu_hour_usd, "usd": usd}

@@ -16,13 +16,33 @@ from orchestrator.core.trial import Trial
 from orchestrator.execution.probe import NodeProbe
 from orchestrator.execution.runner import EngineRunner, exception_text, failed_result
 
+PORT_RETRIES = 2  # starts again on fresh ports after a port_in_use start (a port taken under it)
+
+
+def start_runner(runner: EngineRunner, gpu_ids: list[str], cpus: int | None) -> dict[str, Any]:
+    """``runner.start``, again on fresh ports (up to ``PORT_RETRIES`` times) when a port it chose was
+    taken before the engine bound it (``port_in_use``: instances starting together on one node may
+    draw the same free port); every other failure, and the last, is raised. Noted in the engine log."""
+    for attempt in range(PORT_RETRIES + 1):
+        try:
+            return runner.start(gpu_ids, cpus)
+        except EngineError as exc:
+            if exc.reason is not FailureReason.PORT_IN_USE or attempt == PORT_RETRIES:
+                raise
+            runner.stop()
+            runner.note(f"start {attempt + 1} failed, port_in_use ({exception_text(exc)}): "
+                        "starting again on fresh ports")  # fmt: skip
+    raise AssertionError("unreachable")
+
 
 def where() -> dict[str, Any]:
-    """This worker's node and the GPU ids Ray assigned to it."""
+    """This worker's node, the GPU ids Ray assigned to it and how many CPUs."""
+    context = ray.get_runtime_context()
     return {
-        "node_id": ray.get_runtime_context().get_node_id(),
+        "node_id": context.get_node_id(),
         "hostname": socket.gethostname(),
         "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
+        "cpus": float(context.get_assigned_resources().get("CPU", 0.0)),
     }
 
 
@@ -34,7 +54,8 @@ class GpuHolder:
 
 
 class EngineActor:
-    """Holds ``tp`` GPUs; runs one engine instance and its workload points (one point at a time)."""
+    """Holds ``tp`` GPUs (and, where its ranks bind CPU cores, their CPUs); runs one engine
+    instance and its workload points (one point at a time)."""
 
     def __init__(self, trial: Trial, device: str, work_dir: str) -> None:
         self.runner = EngineRunner(trial.engine, trial.model, trial.tp, device, Path(work_dir))
@@ -51,7 +72,7 @@ class EngineActor:
         self.gpu_ids = here["gpu_ids"] if self.runner.device == "gpu" else []
         placement = [here, *ray.get([h.where.remote() for h in holders])]
         try:
-            info = self.runner.start(here["gpu_ids"])
+            info = start_runner(self.runner, here["gpu_ids"], int(here["cpus"]) or None)
         except Exception as exc:  # reported to the driver as a record, with the log
             reason = exc.reason if isinstance(exc, EngineError) else FailureReason.ENGINE_CRASH
             self.runner.stop()
@@ -75,6 +96,11 @@ class EngineActor:
         probe.finish(result)
         result.engine_log = result.engine_log or self.runner.log_text()
         return result
+
+    def progress(self) -> dict[str, Any]:
+        """What the runner is doing now (phase, elapsed, log line, requests sent): the live view's
+        poll, served on the actor's second slot while ``start`` or ``run_point`` holds the first."""
+        return self.runner.progress.snapshot()
 
     def stop(self) -> str:
         self.runner.stop()

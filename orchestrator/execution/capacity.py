@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from orchestrator.core.trial import Trial
-from orchestrator.sweep.placement import PlacementPlan
+from orchestrator.sweep.placement import NodeSpec, PlacementPlan
 
 
 @dataclass
@@ -67,6 +67,21 @@ class Capacity:
     def drop_node(self, node: str) -> None:
         self.gpus.pop(node, None)
         self.cpus.pop(node, None)
+
+
+def at_once(plans: Sequence[PlacementPlan], nodes: Sequence[NodeSpec], limit: int | None = None) -> int:
+    """How many of these instances can hold their bundles at the same time, at most ``limit``
+    (``ray.max_concurrent_engines``; the live view's ETA): smallest first, each placed first fit on
+    ``nodes`` by :meth:`Capacity.fit`."""
+    capacity = Capacity.from_nodes({f"node-{i:04d}": (n.gpus, n.cpus) for i, n in enumerate(nodes)})
+    count = 0
+    for plan in sorted(plans, key=lambda p: (p.gpus, len(p.bundles))):
+        chosen = capacity.fit(plan)
+        if chosen is None:
+            break  # the rest are no smaller
+        capacity.take(plan, chosen)
+        count += 1
+    return max(1, min(count, limit or count))
 
 
 def pick_next(plans: Sequence[PlacementPlan], capacity: Capacity) -> int | None:

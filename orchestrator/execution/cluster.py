@@ -2,10 +2,13 @@
 
 A local cluster gets its own short temp dir (so it never touches another Ray on the machine) and
 is shut down, with its processes and temp dir, by ``close()``. A connected cluster is left alone.
+Ray's banners, warnings and the workers' output reach the terminal only with ``verbose``
+(``python -m orchestrator --verbose``): errors still come back to the driver as exceptions.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -14,13 +17,14 @@ from typing import Any
 
 from orchestrator.config.schema import RayConfig, ResourcesConfig
 from orchestrator.execution.warm_pool import SETUP_HOOK, SETUP_HOOK_ENV
-from orchestrator.sweep.placement import NodeSpec, planned_nodes
+from orchestrator.sweep.placement import NodeSpec, local_cpus_per_node, planned_nodes
 
 
 @dataclass
 class RayCluster:
     ray_cfg: RayConfig
     resources: ResourcesConfig
+    verbose: bool = False  # Ray's own logging and the workers' stdout/stderr on the driver
     started_local: bool = False
     temp_dir: str | None = None
     _cluster: Any = field(default=None, repr=False)
@@ -29,14 +33,16 @@ class RayCluster:
     def open(self) -> RayCluster:
         import ray
 
-        common: dict[str, Any] = {"namespace": self.ray_cfg.namespace, "log_to_driver": True}
+        common: dict[str, Any] = {"namespace": self.ray_cfg.namespace, "log_to_driver": self.verbose}
+        if not self.verbose:
+            common["logging_level"] = logging.ERROR
         if self.ray_cfg.address:
             ray.init(address=self.ray_cfg.address, **common)
             return self
         self.temp_dir = self.ray_cfg.temp_dir or tempfile.mkdtemp(prefix="ray-", dir="/tmp")
         gpus = planned_nodes(self.resources)[0].gpus
         node_args: dict[str, Any] = {
-            "num_cpus": self.resources.cpus_per_node,
+            "num_cpus": local_cpus_per_node(self.resources),  # default: the machine's physical cores
             "num_gpus": gpus,
             "object_store_memory": self.resources.object_store_mb * 1024 * 1024,
         }

@@ -1,8 +1,9 @@
 """Run one engine instance and its workload points. Plain Python: the Ray actor wraps it.
 
-Lifecycle: resolve the model on this node → start the engine process (own group, log file) →
-wait for readiness → for each workload point: build exact-length prompts, drive the load, compute
-metrics → stop the engine. Failures become FAILED results with the engine log, never zeros.
+Lifecycle: resolve the model on this node → on CPU lease the cores of the ranks → start the engine
+process (own group, log file, confined to those cores) → wait for readiness → record what it runs
+→ for each workload point: build exact-length prompts, drive the load, compute metrics → stop the
+engine. Failures become FAILED results with the engine log, never zeros.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from pathlib import Path
 from typing import Any, cast
 
 from engines import side_channels
-from engines.base import AnyEngine, BatchEngine, BatchSpec, Engine, LaunchSpec, engine_tp, http_get, is_batch
+from engines.base import AnyEngine, BatchEngine, BatchSpec, Engine, LaunchSpec, http_get, is_batch
+from engines.cpu_cores import CoreLease
 from engines.liveness import EngineWatch
-from engines.process import ManagedProcess, classify_failure, free_port, tail
+from engines.process import ManagedProcess, classify_failure, free_port, log_note, tail
 from engines.registry import get_engine
 from engines.telemetry import PointTelemetry
 from engines.tiny_model import ensure_tiny_model
@@ -29,6 +31,8 @@ from orchestrator.core.status import FailureReason, Status
 from orchestrator.core.trial import Trial
 from orchestrator.core.validity import Flag, FlagKind, failing
 from orchestrator.execution.batch import run_batch_trial
+from orchestrator.execution.engine_run import lease_cores, ran_info, ranks_flags
+from orchestrator.execution.progress import Progress, SendCounter, sent_total
 from orchestrator.execution.provenance import node_info
 from workloads.checks import check_point
 from workloads.records import RequestRecord
@@ -55,7 +59,9 @@ class EngineRunner:
     spec: LaunchSpec | None = field(default=None, init=False)
     process: ManagedProcess | None = field(default=None, init=False)
     info: dict[str, Any] = field(default_factory=dict, init=False)
+    cores: CoreLease | None = field(default=None, init=False)  # on CPU: the ranks' own cores
     _tokenizer: Any = field(default=None, init=False)
+    progress: Progress = field(default_factory=Progress, init=False)  # read by EngineActor.progress
 
     def __post_init__(self) -> None:
         self.engine = get_engine(self.engine_cfg.name)
@@ -67,31 +73,34 @@ class EngineRunner:
     def log_path(self) -> Path:
         return self.work_dir / "engine.log"
 
-    def start(self, gpu_ids: list[str]) -> dict[str, Any]:
-        """Start the engine and wait until it serves the model; raises EngineError."""
+    def start(self, gpu_ids: list[str], cpus: int | None = None) -> dict[str, Any]:
+        """Start the engine and wait until it serves the model; raises EngineError. ``cpus``: the
+        CPUs Ray assigned the actor (on CPU, the cores its ranks lease; None: tp × engine.cpus)."""
+        self.progress.enter("loading model")
         model_path = resolve_model_path(self.model)
-        launch_tp = engine_tp(self.engine.name, self.device, self.tp)  # vLLM on CPU: 1
         if is_batch(self.engine):  # one process per trial, started by run_point
-            self.batch_spec = BatchSpec(model_path, launch_tp, self.device, self.work_dir, tuple(gpu_ids))
-            self.info = {"engine": self.engine.name, "gpu_ids": list(gpu_ids), "device": self.device}
+            self.batch_spec = BatchSpec(model_path, self.tp, self.device, self.work_dir, tuple(gpu_ids))
+            self.info = {"engine": self.engine.name, "engine_tp": self.tp, "gpu_ids": list(gpu_ids),
+                         "device": self.device}  # fmt: skip
             return self.info
+        self.cores = lease_cores(self.engine, self.engine_cfg, self.device, self.tp, cpus, self.log_path)
         port = free_port(self.host)
         self.spec = LaunchSpec(
-            model_path=model_path,
-            served_name=self.model.name,
-            tp=launch_tp,
-            host=self.host,
-            port=port,
-            device=self.device,
-            gpu_ids=tuple(gpu_ids),
+            model_path=model_path, served_name=self.model.name, tp=self.tp, host=self.host, port=port,
+            device=self.device, gpu_ids=tuple(gpu_ids),
             side=side_channels.allocate(self.host, self.engine.name, port),  # its own, per instance
-        )
+            cpu_ranks=self.cores.ranks if self.cores else (),
+        )  # fmt: skip
         argv = self._server().command(self.engine_cfg, self.model, self.spec)
         parent, dropped = self._inherited_env()
         env = {**parent, **self._server().env(self.engine_cfg, self.spec)}
         stop_argv = self._server().stop_command(self.engine_cfg, self.spec)  # e.g. docker stop NAME
-        self.process = ManagedProcess(argv, self.log_path, env=env, stop_argv=stop_argv)
+        lease = self.cores  # on CPU the engine's tree runs on its cores; its watchdog holds the lease
+        self.process = ManagedProcess(argv, self.log_path, env=env, stop_argv=stop_argv,
+                                      cpus=lease.cpus if lease else None, pass_fds=lease.fds if lease else (),
+                                      scratch=self.spec.side.scratch)  # fmt: skip
         t0 = time.monotonic()
+        self.progress.enter("starting engine", self.engine_cfg.startup_timeout_s, self.log_path)
         self.process.start()
         spec = self.spec
         self.process.wait_ready(lambda: self._server().ready(spec), self.engine_cfg.startup_timeout_s)
@@ -99,7 +108,7 @@ class EngineRunner:
             "engine": self.engine.name,
             "engine_version": self._server().version(spec),
             "reference_version": self.engine_cfg.reference_version,  # what the seed measured
-            "engine_tp": launch_tp,
+            "engine_tp": self.tp,  # as launched; tensor_parallel_size: as its processes show
             "placement_tp": self.tp,
             "gpu_ids": list(gpu_ids),
             "device": self.device,
@@ -110,6 +119,7 @@ class EngineRunner:
             "side_channels": {"ports": list(spec.side.ports), "scratch": spec.side.scratch},
             "env_dropped": dropped,  # inherited variables the engine would have read as flags
             "node": node_info(),  # hostname, CPU, GPU names of the node that ran the engine
+            **ran_info(self._server(), self.engine_cfg, spec, self.process, self.cores),
         }
         return self.info
 
@@ -118,13 +128,13 @@ class EngineRunner:
         launcher's flag fallbacks, ``engines.tgi.launcher.LAUNCHER_ENV``), which the engine log records."""
         parent, dropped = self._server().inherited_env(self.engine_cfg, os.environ)
         if dropped:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            with self.log_path.open("a") as log:
-                log.write(
-                    f"orchestrator: not passed to {self.engine.name} from this environment (it reads "
-                    f"them as flags; set them in engine.env to pass them): {', '.join(dropped)}\n"
-                )
+            self.note(f"not passed to {self.engine.name} from this environment (it reads them as flags; "
+                      f"set them in engine.env to pass them): {', '.join(dropped)}")  # fmt: skip
         return parent, dropped
+
+    def note(self, text: str) -> None:
+        """One line from the orchestrator in the engine log."""
+        log_note(self.log_path, "orchestrator", text)
 
     def tokenizer(self) -> Any:
         if self._tokenizer is None:
@@ -139,6 +149,8 @@ class EngineRunner:
         if is_batch(self.engine):
             assert self.batch_spec is not None
             batch_engine = cast(BatchEngine, self.engine)
+            log = self.batch_spec.work_dir / trial.trial_id / "engine.log"  # run_batch_trial's
+            self.progress.enter("running", self.engine_cfg.trial_timeout_s, log)
             result = run_batch_trial(batch_engine, self.engine_cfg, self.model, trial, self.batch_spec)
             result.add_engine_info(self.info)
             return result
@@ -163,7 +175,9 @@ class EngineRunner:
         telemetry.start()  # engine /metrics before/during/after, NVML GPU memory
         try:
             with watch:
-                target = Target(url, self.spec.served_name, self.tokenizer(), stop=watch.stopped)
+                sends = SendCounter(watch.stopped)  # the workload reads it once per send
+                self.progress.enter("measuring", total=sent_total(spec), sends=sends)
+                target = Target(url, self.spec.served_name, self.tokenizer(), stop=sends)
                 outcome = run_strategy(spec, target)
         finally:
             telemetry.stop()
@@ -181,7 +195,7 @@ class EngineRunner:
             steps=outcome.steps,
             message=outcome.message,
         )
-        result.flags = check_point(spec, metrics)
+        result.flags = check_point(spec, metrics) + ranks_flags(self.info, self.tp)
         if not metrics.get("valid", True):
             result.status = Status.FAILED
             result.reason, why = invalid_reason(metrics, trial.point)
@@ -227,6 +241,8 @@ class EngineRunner:
             self.process.stop()
         if self.spec is not None:
             side_channels.release(self.spec.side)
+        if self.cores is not None:  # the engine's group is gone: its watchdog's copies are closed
+            self.cores.release()
 
     def log_text(self) -> str:
         try:

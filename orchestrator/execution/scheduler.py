@@ -1,17 +1,17 @@
 """Ray scheduling: one placement group + one engine actor per engine instance, packed on the cluster.
 
 Each engine instance (trials sharing engine × model × TP × engine args) gets a named placement group
-with the bundles from ``placement.plan_for`` and an ``EngineActor`` holding exactly its bundle's GPUs
-(``CUDA_VISIBLE_DEVICES`` from ``ray.get_gpu_ids()``); a TP group spanning nodes also holds the other
-bundles with ``GpuHolder`` actors. Instances start as capacity frees up, largest TP first with
-backfill (``capacity.pick_next``), at most ``ray.max_concurrent_engines`` at once; the workload points
-of one instance run one after another. A lost actor or node retries the instance's remaining trials on
-fresh resources up to ``ray.max_retries``, then records them FAILED. Placement groups and actors are
-always removed in ``finally``.
-"""
+with the bundles from ``placement.instance_plan`` and an ``EngineActor`` holding its bundle's GPUs
+(``CUDA_VISIBLE_DEVICES`` from ``ray.get_gpu_ids()``; on CPU, where ranks bind cores, its CPUs too);
+``GpuHolder`` actors hold a multi-node group's other bundles. Instances start as capacity frees up
+and ``admit`` allows (a budget; refused ones stay in ``pending``), largest TP first with backfill
+(``capacity.pick_next``), at most ``ray.max_concurrent_engines`` at once (unset: all that fit). A
+lost actor or node retries the remaining trials on fresh resources up to ``ray.max_retries``, then
+records them FAILED. Placement groups and actors are always removed in ``finally``."""
 
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
 import time
@@ -34,11 +34,11 @@ from orchestrator.core.trial import Trial
 from orchestrator.execution.accounting import Windows, settle
 from orchestrator.execution.actor import EngineActor, GpuHolder
 from orchestrator.execution.capacity import Capacity, pick_next
-from orchestrator.execution.instance import Instance, Stage, engine_exited, plan_instances
+from orchestrator.execution.instance import Instance, Stage, actor_cpus, engine_exited, plan_instances
 from orchestrator.execution.ray_view import alive_nodes, wait_free
 from orchestrator.execution.runner import failed_result
 from orchestrator.execution.warm_pool import WarmPool
-from orchestrator.sweep.placement import NodeSpec, plan_for
+from orchestrator.sweep.placement import NodeSpec
 
 OnResult = Callable[[Trial, TrialResult], None]
 RECENT_REMOVAL_S = 2.0  # a group placed this soon after a removal first waits for Ray's free GPUs
@@ -52,12 +52,12 @@ class Scheduler:
         nodes: Sequence[NodeSpec],
         on_result: OnResult,
         durations: Mapping[str, float] | None = None,  # trial id → seconds, from earlier sweeps
+        watch: Callable[[Instance], None] | None = None,  # every instance's change (events.InstanceWatch)
+        admit: Callable[[Sequence[Trial]], bool] | None = None,  # may this instance start now?
     ) -> None:
-        self.cfg = cfg
+        self.cfg, self.watch, self.admit = cfg, watch, admit or (lambda _: True)
         self.durations = dict(durations or {})
-        self.sweep_id = sweep_id
-        self.nodes = list(nodes)
-        self.on_result = on_result
+        self.sweep_id, self.nodes, self.on_result = sweep_id, list(nodes), on_result
         self.work_root = tempfile.mkdtemp(prefix=f"orch-{sweep_id}-")
         # max_concurrency=2: stop() can run while start() or run_point() is in progress (Ctrl-C)
         self._actor_cls = ray.remote(num_cpus=0, max_concurrency=2)(EngineActor)  # type: ignore[call-overload]
@@ -66,29 +66,31 @@ class Scheduler:
         self._live: list[Instance] = []
         self.finished: list[Instance] = []  # for timing reports (benchmarks)
         self.capacity = Capacity.from_nodes(alive_nodes())
-        self._pending: list[Instance] = []
+        self.pending: list[Instance] = []
+        self.limit = cfg.ray.max_concurrent_engines or math.inf  # None: what the capacity holds
         self.pool = WarmPool(cfg.ray.warm_workers)
         self._released_at = 0.0  # last placement group removal (Ray takes ~0.1 s to take it back)
         self.windows = Windows()  # measurement windows: co-tenancy, ray.exclusive_nodes
         self._waiting: list[Instance] = []  # instances whose next point waits for their nodes
 
     def run(self, trials: Sequence[Trial]) -> None:
-        self._pending = pending = plan_instances(trials, self.cfg, self.nodes, self.durations)
+        self.pending = pending = plan_instances(trials, self.cfg, self.nodes, self.durations, self.watch)
         if pending:  # no more warm workers per node than could ever start at once
-            self.pool.per_node = min(self.pool.per_node, self.cfg.ray.max_concurrent_engines, len(pending))
+            self.pool.per_node = int(min(self.pool.per_node, self.limit, len(pending)))
             self.pool.start(ray.nodes())
         try:
             while pending or self._active:
-                while pending and len(self._live) < self.cfg.ray.max_concurrent_engines:
+                while pending and len(self._live) < self.limit:
                     index = pick_next([i.plan for i in pending], self.capacity)
-                    if index is None:
+                    if index is None or not self.admit(pending[index].trials):
                         break
                     self._place(pending.pop(index))
-                if not self._active:  # nothing runs and nothing fits: the cluster lost capacity
-                    for t in (t for inst in pending for t in inst.queue):
-                        message = "no capacity left on the cluster for this TP"
-                        self.on_result(t, failed_result(t, message, FailureReason.NODE_LOST))
-                    pending.clear()
+                if not self._active:  # nothing runs: the rest does not fit (capacity lost) or was refused
+                    if pick_next([i.plan for i in pending], self.capacity) is None:
+                        for t in (t for inst in pending for t in inst.queue):
+                            message = "no capacity left on the cluster for this TP"
+                            self.on_result(t, failed_result(t, message, FailureReason.NODE_LOST))
+                        pending.clear()
                     break
                 ready, _ = ray.wait(list(self._active), num_returns=1)
                 retry = self._advance(ready[0])
@@ -134,17 +136,14 @@ class Scheduler:
                 inst.queue.clear()
                 self._release(inst)
                 return None
-            inst.info = reply.info
-            inst.started_at = time.time()
+            inst.info, inst.started_at = reply.info, time.time()
             inst.stage = Stage.RUNNING
             self._next_point(inst)
         elif inst.stage is Stage.RUNNING:
             assert inst.current is not None
             value.add_engine_info(inst.info, attempt=inst.attempt)
-            now = time.time()
-            held, inst.held_since = now - max(inst.placed_at, inst.held_since), now
-            gpu_usd = self.cfg.cost.gpu_hour_usd
-            settle(value, self.windows, inst.plan.gpus, held, now, gpu_usd, inst.current.point.output_len)
+            now, usd, output_len = time.time(), self.cfg.cost.gpu_hour_usd, inst.current.point.output_len
+            settle(value, self.windows, inst.plan.gpus, inst.hold(now), now, usd, output_len)
             self.on_result(inst.current, value)
             if engine_exited(value) and inst.queue:
                 self._fresh_engine(inst, value)
@@ -159,12 +158,13 @@ class Scheduler:
         """Give a finished instance's placement group and actor to the next instance of the same
         shape when it would be picked next anyway (no placement, no new worker); else release."""
         self.capacity.release(inst.plan, inst.nodes)
-        index = pick_next([i.plan for i in self._pending], self.capacity)
+        index = pick_next([i.plan for i in self.pending], self.capacity)
         self.capacity.take(inst.plan, inst.nodes)
-        if index is None or self._pending[index].plan != inst.plan or inst.actor is None:
+        nxt = None if index is None else self.pending[index]
+        if nxt is None or nxt.plan != inst.plan or inst.actor is None or not self.admit(nxt.trials):
             self._release(inst)
             return
-        nxt = self._pending.pop(index)
+        self.pending.remove(nxt)
         nxt.pg, nxt.nodes, nxt.actor, nxt.holders = inst.pg, inst.nodes, inst.actor, inst.holders
         inst.pg, inst.actor, inst.holders = None, None, []
         self._release(inst)  # bookkeeping only: nothing left to kill or remove
@@ -191,13 +191,14 @@ class Scheduler:
         ]
         inst.actor = self._actor_cls.options(
             num_gpus=inst.plan.bundles[0]["GPU"],
+            num_cpus=actor_cpus(inst, self.cfg.resources.device),
             scheduling_strategy=PlacementGroupSchedulingStrategy(inst.pg, placement_group_bundle_index=0),
         ).remote(
             first, self.cfg.resources.device, str(Path(self.work_root) / f"{first.group_id}-{inst.attempt}")
         )
         inst.stage = Stage.STARTING
         self._active[inst.actor.start.remote(inst.holders)] = inst
-        if self._pending:  # each actor took a warm worker on its node: start the next one now
+        if self.pending:  # each actor took a warm worker on its node: start the next one now
             for node in nodes:
                 self.pool.refill(node)
 
@@ -219,22 +220,22 @@ class Scheduler:
         inst.stage = Stage.STARTING
         first = inst.queue[0]
         work_dir = str(Path(self.work_root) / f"{first.group_id}-{inst.attempt}")
-        self._active[inst.actor.restart.remote(first, self.cfg.resources.device, work_dir, inst.holders)] = (
-            inst
-        )
+        ref = inst.actor.restart.remote(first, self.cfg.resources.device, work_dir, inst.holders)
+        self._active[ref] = inst
 
     def _next_point(self, inst: Instance) -> None:
         if inst.queue and self.cfg.ray.exclusive_nodes and inst not in self._waiting:
             inst.current = None
             self._waiting.append(inst)  # sent once no other window is open on its nodes
             self._wake()
+            if inst in self._waiting:  # its nodes are busy: the live view says so
+                inst.stage = Stage.WAITING
         elif inst.queue:
-            inst.current = inst.queue.pop(0)
+            inst.stage, inst.current = Stage.RUNNING, inst.queue.pop(0)
             self.windows.open(inst.current.trial_id, inst.nodes, inst.info.get("gpus", []), time.time())
             self._active[inst.actor.run_point.remote(inst.current)] = inst
         else:
-            inst.current = None
-            inst.stage = Stage.STOPPING
+            inst.current, inst.stage = None, Stage.STOPPING
             self._active[inst.actor.stop.remote()] = inst
 
     def _wake(self) -> None:
@@ -260,8 +261,7 @@ class Scheduler:
         if not remaining:
             return None
         if inst.attempt < self.cfg.ray.max_retries:
-            plan = plan_for(remaining[0].tp, self.cfg.engine.cpus, self.nodes)
-            return Instance(remaining, plan, attempt=inst.attempt + 1, queue=list(remaining))
+            return Instance(remaining, inst.plan, inst.attempt + 1, queue=list(remaining), watch=self.watch)
         message = f"{reason.value} after {inst.attempt + 1} attempt(s): {str(exc).splitlines()[0]}"
         for t in remaining:
             self.on_result(t, failed_result(t, message, reason))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from orchestrator.config.schema import ReportConfig
-from orchestrator.report.intervals import note, ratio, ratio_cell, value_text
+from orchestrator.report.intervals import best, geomean_ratio, note, ratio, ratio_cell, value_text
 from orchestrator.report.render import Section, Table, log2_axis, new_figure
 from orchestrator.store.reader import TrialData
 
@@ -125,3 +125,17 @@ def sections(trials: Sequence[TrialData], cfg: ReportConfig | None = None) -> li
     )
     figures = {"flexgen_scale.png": fig}
     return [Section("FlexGen: origin vs diagonal", [grid, compare, split], figures, [text])]
+
+
+def key_figures(trials: Sequence[TrialData]) -> dict[str, float]:
+    """The best total throughput per schedule and the geometric mean over the cells both ran of
+    diagonal / origin total throughput (seed 000's "Compare Scale" in one number)."""
+    c = cells(trials)
+    out: dict[str, float] = {}
+    for sched, runs in c.items():
+        if (top := best(runs, "total_throughput_tok_s")) is not None:
+            out[f"best_total_throughput_tok_s.{sched}"] = top
+    scale = geomean_ratio(c["diagonal"], c["origin"], "total_throughput_tok_s")
+    if scale is not None:
+        out["total_throughput_scale.diagonal_over_origin.geomean"] = scale
+    return out

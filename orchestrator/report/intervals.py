@@ -10,13 +10,16 @@ contains 1. A single run shows the plain value and the plain ratio, as without r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import math
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import TypeVar
 
 from orchestrator.report.render import fmt
 from orchestrator.store.reader import TrialData
 from workloads.stats import DEFAULT_LEVEL, DEFAULT_RESAMPLES, Interval, bootstrap_ci, ratio_ci, ratio_text
 
 Figures = Callable[[TrialData], Mapping[str, float]]
+K = TypeVar("K", bound=Hashable)  # a report's cell key
 
 
 def stored(t: TrialData) -> Mapping[str, float]:
@@ -71,3 +74,20 @@ def note(trials: Sequence[TrialData]) -> str:
     n = max(len(t.members) for t in trials if t.is_aggregate)
     return (f"value ± half-width of the {_ci(agg)[0]:.0%} bootstrap interval over up to {n} repeats; "
             "a ratio marked (n.s.) is not significantly different from 1 at that level.")  # fmt: skip
+
+
+def best(cells: Mapping[K, TrialData], key: str) -> float | None:
+    """The largest ``key`` of the finished trials in ``cells`` (None: none has it)."""
+    values = [v for t in cells.values() if t.done and (v := t.metrics.get(key))]
+    return max(values) if values else None
+
+
+def geomean_ratio(a: Mapping[K, TrialData], b: Mapping[K, TrialData], key: str) -> float | None:
+    """The geometric mean over the cells both finished of a / b ``key`` (None: no such cell)."""
+    logs = []
+    for cell in set(a) & set(b):
+        ta, tb = a[cell], b[cell]
+        va, vb = ta.metrics.get(key), tb.metrics.get(key)
+        if ta.done and tb.done and va and vb:
+            logs.append(math.log(va / vb))
+    return math.exp(sum(logs) / len(logs)) if logs else None

@@ -60,17 +60,6 @@ def _center(text: str, width: int) -> str:
     return " " * (pad // 2) + text + " " * (pad - pad // 2)
 
 
-def parse_markdown_table(text: str) -> list[list[str]]:
-    """The data rows of a Markdown table (cells stripped, ``**bold**`` unwrapped); for tests."""
-    rows = []
-    for raw in text.strip().splitlines():
-        raw = raw.strip()
-        if not raw.startswith("|") or set(raw) <= set("|-: "):
-            continue
-        rows.append([c.strip().strip("*") for c in raw.strip("|").split("|")])
-    return rows[1:]
-
-
 def to_markdown(title: str, sections: list[Section]) -> str:
     out = [f"# {title}", ""]
     for s in sections:
@@ -102,7 +91,10 @@ def print_sections(console: Console, sections: list[Section]) -> None:
 
 
 def write_report(report_dir: Path, title: str, sections: list[Section]) -> list[Path]:
-    """``report.md`` and every figure as PNG under ``report_dir``; returns the files written."""
+    """``report.md``, every figure as PNG and ``report.html`` (one self-contained page: tables and
+    the plots embedded) under ``report_dir``; returns the files written, ``report.md`` first."""
+    from orchestrator.report.html import to_html
+
     report_dir.mkdir(parents=True, exist_ok=True)
     files = []
     for s in sections:
@@ -112,7 +104,9 @@ def write_report(report_dir: Path, title: str, sections: list[Section]) -> list[
             files.append(path)
     md = report_dir / "report.md"
     md.write_text(to_markdown(title, sections))
-    return [md, *files]
+    page = report_dir / "report.html"
+    page.write_text(to_html(title, sections, {f.name: f.read_bytes() for f in files}))
+    return [md, *files, page]
 
 
 def log2_axis(ax: Any, values: Any, label: str) -> None:

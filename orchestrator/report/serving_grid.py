@@ -20,12 +20,13 @@ repeats each figure is ``mean ± half-width`` and each ratio carries its interva
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
 from orchestrator.config.schema import ReportConfig
 from orchestrator.core.load import Strategy
-from orchestrator.report.intervals import interval, note, ratio_cell, value_text
+from orchestrator.report.intervals import best, geomean_ratio, interval, note, ratio_cell, value_text
 from orchestrator.report.render import Section, Table, log2_axis, new_figure
 from orchestrator.store.reader import TrialData
 
@@ -111,6 +112,40 @@ def ratio_table(a: str, b: str, grids: dict[str, dict[tuple[int, int], TrialData
     return table
 
 
+LINE_STYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 3)))
+MARKERS = ("o", "s", "^", "D", "v", "P")
+Y_LABELS = {
+    "request_throughput": "throughput (requests/s)",
+    "output_token_throughput": "throughput (output tokens/s)",
+    "latency_per_token_avg_ms": "average latency per token (ms)",
+    "latency_per_output_token_avg_ms": "average latency per output token (ms)",
+}
+
+
+def plot(key: str, title: str, grids: dict[str, dict[tuple[int, int], TrialData]]) -> Any:
+    """``key`` against input length: one colour per engine, one line style per output length."""
+    fig, ax = new_figure()
+    colours = {name: f"C{i}" for i, name in enumerate(grids)}
+    outputs = sorted({o for cells in grids.values() for _, o in cells})
+    for name, cells in grids.items():
+        for k, output_len in enumerate(outputs):
+            pts = sorted((i, cell_metrics(t).get(key)) for (i, o), t in cells.items()
+                         if o == output_len and t.done)  # fmt: skip
+            pts = [(x, y) for x, y in pts if y is not None]
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], color=colours[name],
+                        linestyle=LINE_STYLES[k % len(LINE_STYLES)], marker=MARKERS[k % len(MARKERS)],
+                        label=f"{name}, output {output_len}")  # fmt: skip
+    ax.set_title(title)
+    ax.set_ylabel(Y_LABELS[key])
+    log2_axis(ax, {i for cells in grids.values() for i, _ in cells}, "input length (tokens)")
+    ax.grid(True, alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small", ncols=max(1, len(grids)), title="engine, output length (tokens)",
+                  title_fontsize="small")  # fmt: skip
+    return fig
+
+
 def sections(trials: Sequence[TrialData], cfg: ReportConfig | None = None) -> list[Section]:
     grids = grid(trials)
     model = trials[0].config.get("model", {}).get("name", "")
@@ -118,19 +153,28 @@ def sections(trials: Sequence[TrialData], cfg: ReportConfig | None = None) -> li
     names = list(grids)
     if len(names) >= 2:
         tables.append(ratio_table(names[0], names[1], grids))
-    figures = {}
-    for key, _header, file, title in COLUMNS:
-        fig, ax = new_figure()
-        for n_i, (name, cells) in enumerate(grids.items()):
-            for input_len in sorted({i for i, _ in cells}):
-                pts = sorted((o, cell_metrics(t).get(key)) for (i, o), t in cells.items()
-                             if i == input_len and t.done)  # fmt: skip
-                if pts:
-                    style = ("-", "--", ":", "-.")[n_i % 4]
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o",
-                            label=f"{name} in={input_len}")  # fmt: skip
-        ax.set(title=title, ylabel="ms" if key.endswith("_ms") else title.split(" ", 1)[1].strip("()"))
-        log2_axis(ax, {o for cells in grids.values() for _, o in cells}, "output length")
-        ax.legend(fontsize="small")
-        figures[file] = fig
+    figures = {file: plot(key, title, grids) for key, _header, file, title in COLUMNS}
     return [Section(f"{model}: throughput and latency per token", tables, figures)]
+
+
+def key_figures(trials: Sequence[TrialData]) -> dict[str, float]:
+    """Best output tokens/s per engine and, with two engines, the geometric mean over the cells
+    both ran of A / B output tokens/s (the seeds' vLLM / TGI comparison in one number)."""
+    grids = grid(trials)
+    out: dict[str, float] = {}
+    for name, cells in grids.items():
+        if (top := best(cells, "output_token_throughput")) is not None:
+            out[f"best_output_token_throughput.{_metric_name(name)}"] = top
+    names = list(grids)
+    if len(names) >= 2:
+        a, b = names[0], names[1]
+        scale = geomean_ratio(grids[a], grids[b], "output_token_throughput")
+        if scale is not None:
+            key = f"output_token_throughput_ratio.{_metric_name(a)}_over_{_metric_name(b)}.geomean"
+            out[key] = scale
+    return out
+
+
+def _metric_name(group: str) -> str:
+    """``vllm (TP 2)`` → ``vllm_tp2``: MLflow metric names take letters, digits, ``_-. /``."""
+    return group.replace(" (TP ", "_tp").replace(")", "").replace(" ", "_")

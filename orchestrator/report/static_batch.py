@@ -176,3 +176,13 @@ def sections(trials: Sequence[TrialData], cfg: ReportConfig | None = None) -> li
         ax.legend()
     out.append(Section("Throughput vs batch size", figures={"throughput_vs_batch.png": fig}))
     return out
+
+
+def key_figures(trials: Sequence[TrialData]) -> dict[str, float]:
+    """The best average decode and prefill throughput (tokens/s) over the batch sizes and TPs."""
+    out: dict[str, float] = {}
+    for step, metric in reversed(THROUGHPUT_STEPS):  # decode first: the sweep's key figure
+        values = [v for t in trials if t.done and (v := t.metrics.get(f"{metric}_avg")) is not None]
+        if values:
+            out[f"best_{step.lower()}_throughput_tok_s"] = max(values)
+    return out

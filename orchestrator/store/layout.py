@@ -1,7 +1,7 @@
 """The names of the results layout, in one place (only the store's modules use them).
 
 ```
-<results_dir>/<sweep_id>/sweep.json
+<results_dir>/<sweep_id>/sweep.json config.yaml
                          trials/<trial_id>/result.json config.yaml requests.parquet engine.log upload.json
                          aggregates/<config_id>/result.json config.yaml upload.json   (repeats > 1)
                          report/
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 SWEEP_META = "sweep.json"
+SWEEP_CONFIG = "config.yaml"  # the sweep's whole resolved config (the parent MLflow run's artifact)
 TRIALS = "trials"
 RESULT = "result.json"
 CONFIG = "config.yaml"

@@ -75,7 +75,7 @@ class TrialData:
 
     @property
     def done(self) -> bool:
-        return self.status == "DONE"
+        return self.status == Status.DONE
 
     @property
     def engine(self) -> dict[str, Any]:

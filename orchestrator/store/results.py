@@ -1,7 +1,8 @@
 """The local results store: the source of truth for resume, reports and MLflow sync (the writer,
 and the one entry point for reading a sweep; :mod:`orchestrator.store.reader` has the records).
 
-Layout: ``<results_dir>/<sweep_id>/sweep.json`` and ``trials/<trial_id>/`` holding ``result.json``
+Layout: ``<results_dir>/<sweep_id>/sweep.json``, ``config.yaml`` (the sweep's resolved config) and
+``trials/<trial_id>/`` holding ``result.json``
 (status, reason, metrics, engine info), ``config.yaml`` (resolved trial config), ``requests.parquet``
 (per-request records) and ``engine.log``. Each trial directory is written to a temporary name and
 renamed into place, so a crash loses at most the running trial. Secrets are redacted before anything
@@ -31,6 +32,7 @@ from orchestrator.store.layout import (
     REPORT_DIR,
     REQUESTS,
     RESULT,
+    SWEEP_CONFIG,
     SWEEP_META,
     TRIALS,
     UPLOAD_MARKER,
@@ -57,8 +59,18 @@ class ResultsStore:
             **meta,
             **{k: v for k, v in existing.items() if k in ("created_at", "mlflow_parent_run_id")},
         }
-        merged = Redactor.for_config(meta, env=os.environ).obj(merged)
+        redact = Redactor.for_config(meta, env=os.environ)
+        merged = redact.obj(merged)
         _atomic_write(path, json.dumps(merged, indent=2, default=str))
+        if "config" in meta:
+            plain = json.loads(json.dumps(redact.obj(meta["config"]), default=str))
+            config = yaml.safe_dump(plain, sort_keys=False)
+            _atomic_write(self.config_path, config)
+
+    @property
+    def config_path(self) -> Path:
+        """The sweep's resolved config as YAML (written by :meth:`init_sweep`)."""
+        return self.sweep_dir / SWEEP_CONFIG
 
     def sweep_meta(self) -> dict[str, Any]:
         return read_json(self.sweep_dir / SWEEP_META)
@@ -152,10 +164,6 @@ class ResultsStore:
     def upload_state(self, trial_id: str, aggregate: bool = False) -> dict[str, Any]:
         path = self.trial_dir(trial_id, aggregate) / UPLOAD_MARKER
         return dict(json.loads(path.read_text())) if path.exists() else {"uploaded": False}
-
-    def not_uploaded(self) -> list[str]:
-        """Trials MLflow does not have yet (logging failed, MLflow was down, or tracking was off)."""
-        return [r["trial_id"] for r in self.all_results() if not self.upload_state(r["trial_id"])["uploaded"]]
 
     def requests(self, trial_id: str) -> pd.DataFrame:
         path = self.trial_dir(trial_id) / REQUESTS

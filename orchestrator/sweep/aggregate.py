@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from orchestrator.config.schema import StatsConfig
+from orchestrator.core.status import Status
 from orchestrator.core.trial import Trial
 from orchestrator.core.validity import Flag, FlagKind
 from orchestrator.store.results import ResultsStore
@@ -36,7 +37,7 @@ def _numeric(metrics: Mapping[str, Any]) -> dict[str, float]:
 
 def aggregate(results: Sequence[Mapping[str, Any]], stats: StatsConfig) -> dict[str, Any]:
     """The aggregate fields of one configuration's repeat results (``result.json`` dicts, repeat order)."""
-    done = [r for r in results if r.get("status") == "DONE"]
+    done = [r for r in results if r.get("status") == Status.DONE]
     per_repeat = [_numeric(r.get("metrics") or {}) for r in done]
     keys = sorted(set.intersection(*(set(m) for m in per_repeat))) if per_repeat else []
     values = {k: [m[k] for m in per_repeat] for k in keys}
@@ -56,10 +57,10 @@ def aggregate(results: Sequence[Mapping[str, Any]], stats: StatsConfig) -> dict[
                 kinds.setdefault(str(f["kind"]), []).append(str(f.get("reason", "")))
     for kind, reasons in kinds.items():
         flags.append(Flag(FlagKind(kind), f"{len(reasons)} of {len(done)} repeats: {reasons[0]}"))
-    first_failed = next((r for r in results if r.get("status") != "DONE"), None)
+    first_failed = next((r for r in results if r.get("status") != Status.DONE), None)
     why = str((first_failed or {}).get("message") or "")
     out: dict[str, Any] = {
-        "status": "DONE" if done else "FAILED",
+        "status": (Status.DONE if done else Status.FAILED).value,
         "reason": None if done or first_failed is None else first_failed.get("reason"),
         "message": "" if done else f"all {len(results)} repeats failed; the first: {why}",
         "metrics": metrics,

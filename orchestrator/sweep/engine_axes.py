@@ -11,6 +11,9 @@ import dataclasses
 import itertools
 from typing import Any
 
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
 from orchestrator.config.schema import EngineConfig
 from orchestrator.core.errors import ConfigError
 from orchestrator.core.trial import Axes
@@ -32,12 +35,19 @@ def check_path(path: str) -> None:
         raise ConfigError(f"engine.sweep.{path}", "names an option group; name one of its fields")
 
 
-def set_path(cfg: Any, path: str, value: Any) -> Any:
-    """A copy of the dataclass ``cfg`` with the dotted ``path`` set to ``value``."""
-    head, _, rest = path.partition(".")
-    if not rest:
-        return dataclasses.replace(cfg, **{head: value})
-    return dataclasses.replace(cfg, **{head: set_path(getattr(cfg, head), rest, value)})
+def set_option(engine: EngineConfig, field: str, path: str, value: Any) -> EngineConfig:
+    """``engine`` with the dotted ``path`` set to ``value``, type-checked as Hydra would (``'64'``
+    → 64); a value of the wrong type is a ConfigError naming ``field``."""
+    node = OmegaConf.structured(engine)
+    try:
+        OmegaConf.update(node, path, value, merge=False)
+        out = OmegaConf.to_object(node)
+    except (OmegaConfBaseException, ValueError) as exc:
+        raise ConfigError(
+            field, f"{value!r} is not a valid engine.{path}: {str(exc).splitlines()[0]}"
+        ) from None
+    assert isinstance(out, EngineConfig)
+    return out
 
 
 def engine_variants(engine: EngineConfig) -> list[tuple[EngineConfig, Axes]]:
@@ -54,6 +64,6 @@ def engine_variants(engine: EngineConfig) -> list[tuple[EngineConfig, Axes]]:
     for combo in itertools.product(*(list(engine.sweep[k]) for k in keys)):
         cfg = base
         for path, value in zip(keys, combo, strict=True):
-            cfg = set_path(cfg, path, value)
+            cfg = set_option(cfg, f"engine.sweep.{path}", path, value)
         variants.append((cfg, tuple(zip(keys, combo, strict=True))))
     return variants

@@ -1,7 +1,8 @@
 """``--dry-run``'s launch commands (pure): what each engine instance's ``command()`` would run.
 
-Ports, side channels, GPUs and scratch paths are chosen on the node when the instance starts, so
-they are shown as placeholders (``<port>``, ``<master-port>``, ``<scratch>``, ``<gpu0>``); the
+Ports, side channels, GPUs, CPU cores and scratch paths are chosen on the node when the instance
+starts, so they are shown as placeholders (``<port>``, ``<master-port>``, ``<scratch>``, ``<gpu0>``,
+``<cores-rank0>``); the
 engine's own env vars (not the offline defaults) prefix the command; secrets are redacted.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import cast
 
-from engines.base import OFFLINE_ENV, BatchEngine, BatchSpec, Engine, LaunchSpec, engine_tp, is_batch
+from engines.base import OFFLINE_ENV, BatchEngine, BatchSpec, Engine, LaunchSpec, binds_cores, is_batch
 from engines.registry import get_engine
 from engines.side_channels import SIDE_PORTS, SideChannels
 from orchestrator.config.schema import ExperimentConfig
@@ -26,6 +27,7 @@ SIDE = tuple(range(61872, 61872 + SIDE_PORTS))
 SIDE_NAMES = {"tgi": ("<master-port>", "<prometheus-port>"), "vllm": ("<vllm-port>", "<side-port>")}
 SCRATCH, MODEL, WORK_DIR = "/orchph-scratch", "/orchph-tiny-model", "/orchph-work-dir"
 GPU = "orchphgpu"
+CORES = 61900  # rank i's cores: CORES + i
 
 
 def _placeholders(engine: str, tp: int) -> dict[str, str]:
@@ -33,6 +35,7 @@ def _placeholders(engine: str, tp: int) -> dict[str, str]:
     out = {str(PORT): "<port>", SCRATCH: "<scratch>", MODEL: "<tiny-model>", WORK_DIR: "<work-dir>"}
     out.update({str(p): n for p, n in zip(SIDE, names, strict=False)})
     out.update({f"{GPU}{i}": f"<gpu{i}>" for i in reversed(range(tp))})  # <gpu10> before <gpu1>
+    out.update({str(CORES + i): f"<cores-rank{i}>" for i in range(tp)})
     return out
 
 
@@ -56,7 +59,7 @@ def launch_commands(cfg: ExperimentConfig, trials: Sequence[Trial]) -> list[tupl
         model_path = MODEL if first.model.path == "tiny" else first.model.path
         gpus = tuple(f"{GPU}{i}" for i in range(first.tp)) if device == "gpu" else ()
         marks = _placeholders(engine.name, first.tp)
-        tp = engine_tp(engine.name, device, first.tp)  # vLLM on CPU: 1
+        tp = first.tp
         if is_batch(engine):
             batch = cast(BatchEngine, engine)
             spec = BatchSpec(model_path, tp, device, Path(WORK_DIR), gpus)
@@ -65,9 +68,10 @@ def launch_commands(cfg: ExperimentConfig, trials: Sequence[Trial]) -> list[tupl
                 out.append((trial.name, _line(argv, batch.env(trial.engine, spec), redact, marks)))
             continue
         server = cast(Engine, engine)
+        cores = tuple((CORES + i,) for i in range(tp)) if binds_cores(engine, device) else ()
         launch = LaunchSpec(model_path=model_path, served_name=first.model.name,
-                            tp=tp, host="127.0.0.1", port=PORT,
-                            device=device, gpu_ids=gpus, side=SideChannels(SIDE, SCRATCH))  # fmt: skip
+                            tp=tp, host="127.0.0.1", port=PORT, device=device, gpu_ids=gpus,
+                            side=SideChannels(SIDE, SCRATCH), cpu_ranks=cores)  # fmt: skip
         argv = server.command(first.engine, first.model, launch)
         label = f"{engine.name} tp={first.tp} instance {first.group_id} ({len(group)} trial(s))"
         out.append((label, _line(argv, server.env(first.engine, launch), redact, marks)))

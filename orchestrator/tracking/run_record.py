@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.core.engine_info import cores_text, workers_text
+from orchestrator.core.status import Status
 from orchestrator.core.validity import flags_text
-from orchestrator.store.reader import TrialData, load_trial, read_sweep_meta
+from orchestrator.store.reader import TrialData, read_sweep_meta
 
 MAX_PARAM_LEN = 500
 STEP_PREFIX = "steps/"  # step metrics never collide with (and never hide) the summary metrics
@@ -105,6 +107,11 @@ def trial_tags(
         "failure_reason": str(result.get("reason") or ""),
         "engine_version": str(info.get("engine_version", "")),
         "gpu_ids": ",".join(str(g) for g in info.get("gpu_ids", [])),
+        # what the engine really ran (orchestrator.execution.engine_run), '' when not recorded
+        "engine_tp": str(info.get("tensor_parallel_size", "")),
+        "executor_backend": str(info.get("executor_backend") or ""),
+        "engine_workers": workers_text(info)[:MAX_PARAM_LEN],
+        "cpu_cores": cores_text(info),
         "git_commit": str(prov.get("git_commit", "")),
         "ended_at": repr(float(result.get("ended_at") or 0.0)),
     }
@@ -141,11 +148,6 @@ class RunRecord:
     series: list[tuple[str, float, int]] = field(default_factory=list)  # (metric, value, step)
 
 
-def read_record(trial_dir: Path, sweep_meta: Mapping[str, Any] | None = None) -> RunRecord:
-    """Build the run record of ``<sweep>/trials/<id>/`` (sweep.json is read when not given)."""
-    return record_of(load_trial(trial_dir), sweep_meta)
-
-
 def record_of(trial: TrialData, sweep_meta: Mapping[str, Any] | None = None) -> RunRecord:
     """A stored trial as a run record (its sweep's ``sweep.json`` is read when not given)."""
     result, config = trial.result, trial.config
@@ -155,7 +157,7 @@ def record_of(trial: TrialData, sweep_meta: Mapping[str, Any] | None = None) -> 
     return RunRecord(
         trial_id=tags["trial_id"],
         name=str(result.get("name") or tags["trial_id"]),
-        ok=result.get("status") == "DONE",
+        ok=result.get("status") == Status.DONE,
         ended_at=tags["ended_at"],
         params=flatten(config),
         metrics=trial_metrics(result),

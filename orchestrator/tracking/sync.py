@@ -50,6 +50,8 @@ class Uploader:
         try:
             tracker = Tracker(uri, experiment)
             self.parent_id = tracker.parent_run(self.store.sweep_id, params, tags)
+            if self.store.config_path.exists():  # the sweep's resolved config, at the run's root
+                tracker.log_files(self.parent_id, [self.store.config_path])
             self.tracker = tracker
             self.store.update_sweep_meta(mlflow_uri=uri, mlflow_parent_run_id=self.parent_id)
         except TrackingError as exc:
@@ -116,6 +118,8 @@ def sync_sweep(store: ResultsStore, tracker: Tracker) -> SyncReport:
     report = SyncReport()
     tags = {"preset": str(meta.get("name", ""))}
     report.parent_id = tracker.parent_run(store.sweep_id, meta.get("config", {}), tags)
+    if store.config_path.exists():
+        tracker.log_files(report.parent_id, [store.config_path])
     stored = [(r["trial_id"], False) for r in store.all_results()]
     for trial_id, aggregate in [*stored, *((a, True) for a in store.aggregate_ids())]:
         record = record_of(store.trial(trial_id, aggregate), meta)

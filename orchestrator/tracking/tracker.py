@@ -30,6 +30,10 @@ MAX_BATCH_TAGS = 100
 TERMINAL = ("FINISHED", "FAILED", "KILLED")
 # MLflow 3's UI opens an experiment of this kind on its runs table (not the GenAI traces overview).
 EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
+# MLflow 3.17's UI ignores that tag: the sidebar's workflow switch (GenAI | Model training, kept in
+# the browser's localStorage, GenAI at first) decides, and a URL's ``workflowType`` overrides it. The
+# links the tool prints carry it, so a first visit opens on the runs table, not the traces overview.
+UI_QUERY = "?workflowType=machine_learning"
 
 
 @contextlib.contextmanager
@@ -69,9 +73,13 @@ class Tracker:
         self.children: dict[str, ChildRun] = {}
         with mlflow_errors(f"experiment lookup on {uri}"):
             exp = self.client.get_experiment_by_name(experiment)
-            self.experiment_id = (
-                exp.experiment_id if exp else self.client.create_experiment(experiment, tags=EXPERIMENT_TAGS)
-            )
+            if exp is None:
+                self.experiment_id = self.client.create_experiment(experiment, tags=EXPERIMENT_TAGS)
+            else:
+                self.experiment_id = exp.experiment_id
+                for key, value in EXPERIMENT_TAGS.items():  # made before the tag, or by hand: set once
+                    if key not in exp.tags:
+                        self.client.set_experiment_tag(self.experiment_id, key, value)
 
     def parent_run(self, sweep_id: str, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         """The sweep's parent run: reused on rerun (found by tag), else created. Loads its children."""
@@ -137,22 +145,13 @@ class Tracker:
         self.children[record.trial_id] = ChildRun(run_id, status, record.ended_at, artifact_uri)
         return run_id
 
-    def log_steps(self, run_id: str, points: Sequence[Mapping[str, Any]], x: str = "offered_rate") -> None:
-        """Step metrics of a rate sweep: point i (sorted by ``x``) at step i, as ``steps/<metric>``.
-
-        ``points`` is one dict per x value, e.g. ``[{"offered_rate": 1.0, "ttft_p50_ms": 12.0}, ...]``.
-        """
-        metrics = [(k, v, step) for step, m in step_points(list(points), x) for k, v in m.items()]
-        with mlflow_errors("step metrics"):
-            self._log(run_id, metrics=metrics)
-
     def log_metrics(self, run_id: str, metrics: Mapping[str, float]) -> None:
         """Summary metrics (step 0) on a run, e.g. the planner's ratios."""
         with mlflow_errors("metrics"):
             self._log(run_id, metrics=[(k, float(v), 0) for k, v in metrics.items()])
 
-    def log_files(self, run_id: str, files: Sequence[Path], artifact_path: str) -> None:
-        """Files as artifacts of a run, under ``artifact_path`` (e.g. a report)."""
+    def log_files(self, run_id: str, files: Sequence[Path], artifact_path: str | None = None) -> None:
+        """Files as artifacts of a run, under ``artifact_path`` (e.g. a report; None: the root)."""
         with mlflow_errors("artifacts"):
             for path in files:
                 self.client.log_artifact(run_id, str(path), artifact_path)
@@ -162,10 +161,7 @@ class Tracker:
             self.client.set_terminated(run_id, status="FINISHED" if ok else "FAILED")
 
     def run_url(self, run_id: str) -> str:
-        return f"{self.uri}/#/experiments/{self.experiment_id}/runs/{run_id}"
-
-    def experiment_url(self) -> str:
-        return f"{self.uri}/#/experiments/{self.experiment_id}"
+        return f"{self.uri}/#/experiments/{self.experiment_id}/runs/{run_id}{UI_QUERY}"
 
     def _upload(self, artifact_uri: str, record: RunRecord) -> None:
         """Upload straight to the run's artifact location (known from create/search: no get_run call)."""

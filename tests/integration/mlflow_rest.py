@@ -38,3 +38,16 @@ def _flat(run: dict[str, Any]) -> dict[str, Any]:
         "metrics": {m["key"]: m["value"] for m in data.get("metrics", [])},
         "params": {p["key"]: p["value"] for p in data.get("params", [])},
     }
+
+
+def artifact_paths(uri: str, run: dict[str, Any], path: str = "") -> list[str]:
+    """Every artifact file of a run, recursively (``report/report.html``, ``config.yaml``, ...)."""
+    query = {"run_id": run["info"]["run_id"], **({"path": path} if path else {})}
+    listing = _call(uri, "artifacts/list?" + urllib.parse.urlencode(query))
+    out: list[str] = []
+    for f in listing.get("files", []):
+        if f.get("is_dir"):
+            out += artifact_paths(uri, run, f["path"])
+        else:
+            out.append(f["path"])
+    return out

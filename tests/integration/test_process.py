@@ -31,7 +31,7 @@ def test_dies_during_startup_fails_fast_with_log(tmp_path: Path) -> None:
         proc.wait_ready(lambda: False, timeout_s=600)
     assert "exited with code 3 before it was ready" in str(err.value)  # not the 600 s timeout
     assert err.value.reason == "oom"
-    assert "CUDA out of memory" in err.value.log_tail
+    assert "CUDA out of memory" in str(err.value).split("--- engine log tail ---\n", 1)[1]
     proc.stop()
 
 
@@ -83,6 +83,16 @@ SHARD_LAUNCHER = """
 """
 
 
+def start_launcher(code: str, marker: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """Run ``code`` (a launcher that starts a ManagedProcess and writes its pid to ``marker``): the
+    launcher process and the engine's process group."""
+    outer = subprocess.Popen(py(code))
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return outer, int(marker.read_text())
+
+
 def _alive(pids: list[int]) -> list[int]:
     return [pid for pid in pids if start_time(pid) is not None]
 
@@ -120,11 +130,7 @@ def test_watchdog_kills_group_when_launcher_dies(tmp_path: Path) -> None:
         Path({str(marker)!r}).write_text(str(p.pid))
         time.sleep(600)
     """
-    outer = subprocess.Popen(py(launcher))
-    deadline = time.monotonic() + 30
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    pgid = int(marker.read_text())
+    outer, pgid = start_launcher(launcher, marker)
     shards = [int(pid) for pid in shards_file.read_text().split()]
     assert group_alive(pgid) and len(_alive(shards)) == 2
     outer.kill()
@@ -176,11 +182,7 @@ def test_watchdog_runs_stop_command_when_launcher_dies(tmp_path: Path) -> None:
         Path({str(marker)!r}).write_text(str(p.pid))
         time.sleep(600)
     """
-    outer = subprocess.Popen(py(launcher))
-    deadline = time.monotonic() + 30
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    pgid = int(marker.read_text())
+    outer, pgid = start_launcher(launcher, marker)
     outer.kill()
     outer.wait()
     deadline = time.monotonic() + 20
@@ -217,6 +219,18 @@ def test_watchdog_runs_stop_command_when_launcher_dies(tmp_path: Path) -> None:
         ("error: invalid value 'x' for '--max-input-length <MAX_INPUT_LENGTH>'", 2, "bad_config"),
         ('Error: ArgumentValidation("`max_input_length` must be < `max_total_tokens`")', 1, "bad_config"),
         ("Error: ShardCannotStart", 1, "engine_crash"),
+        ("OSError: [Errno 98] Address already in use", 1, "port_in_use"),  # vLLM's own bind
+        (
+            "The server socket has failed to bind to [::]:29500 (errno: 98 - Address already in use).",
+            1,
+            "port_in_use",
+        ),  # torch.distributed TCPStore (a TGI shard's master port)
+        (
+            "ERROR: [Errno 98] error while attempting to bind on address ('127.0.0.1', 8000): address "
+            "already in use",
+            1,
+            "port_in_use",
+        ),  # uvicorn
     ],
 )
 def test_classify_engine_messages(text: str, code: int, reason: str) -> None:

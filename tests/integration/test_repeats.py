@@ -60,6 +60,14 @@ def test_three_repeats_on_vllm_cpu_give_intervals_everywhere(
     ]
     assert agg["metrics"]["ttft_p50_ms"] == pytest.approx(sum(values) / 3)
     assert " ± " in proc.stdout and "3/3" in proc.stdout  # the summary table
+    cost = store.sweep_meta()["cost"]  # the run's GPU-seconds held and their price
+    assert cost["gpu_hour_usd"] == 2.5 and cost["gpu_seconds_held"] > 0
+    assert cost["usd"] == pytest.approx(2.5 * cost["gpu_seconds_held"] / 3600, abs=1e-6)
+    # the report written at the end of the sweep: the aggregate in place of its repeats, the cost
+    end_md = (store.report_dir / "report.md").read_text()
+    assert f"| {config_id} " in end_md and "90% bootstrap interval over up to 3 repeats" in end_md
+    assert "Cost and co-tenancy" in end_md and (store.report_dir / "report.html").exists()
+    assert not any(f"| {r['trial_id']} " in end_md for r in results), "repeats shown as their aggregate"
 
     report = subprocess.run(
         [sys.executable, "-m", "orchestrator.report", str(store.sweep_dir), "--no-mlflow"],
@@ -70,8 +78,13 @@ def test_three_repeats_on_vllm_cpu_give_intervals_everywhere(
     assert f"| {config_id} " in md and " ± " in md and "90% bootstrap interval over up to 3 repeats" in md
     assert "Cost and co-tenancy" in md
 
-    _, children = sweep_runs(mlflow_server.uri, "it-repeats", "it-repeats")
+    parent, children = sweep_runs(mlflow_server.uri, "it-repeats", "it-repeats")
     assert len(children) == 4  # three repeats and their aggregate
+    assert parent["metrics"]["trials"] == 3 and parent["metrics"]["trials_done"] == 3
+    assert parent["metrics"]["best_output_token_throughput"] == pytest.approx(
+        agg["metrics"]["output_token_throughput"]
+    ), "the sweep's key figure: the aggregate's mean"
+    assert "90% bootstrap interval" in parent["tags"]["mlflow.note.content"]
     (agg_run,) = [c for c in children if c["tags"].get("aggregate") == "true"]
     assert agg_run["tags"]["trial_id"] == config_id and agg_run["tags"]["repeats"] == "3"
     m = agg_run["metrics"]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.report.render import parse_markdown_table
 from tests.conftest import tagged_env, wait_no_tagged
+from tests.helpers import parse_markdown_table
 from tests.integration.mlflow_rest import sweep_runs
 
 pytestmark = pytest.mark.integration
@@ -44,7 +44,7 @@ def test_vllm_gptq_cpu_then_report(mlflow_server, results_dir: Path, tag: str) -
     assert "report logged to MLflow run" in rep.stdout
     report_dir = sweep_dir / "report"
     pngs = {"throughput-req.png", "throughput-token-out.png", "pertoken.png", "per-out-token.png"}
-    assert {p.name for p in report_dir.iterdir()} == {"report.md", *pngs}
+    assert {p.name for p in report_dir.iterdir()} == {"report.md", "report.html", *pngs}
     assert all((report_dir / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
     md = (report_dir / "report.md").read_text()
     rows = parse_markdown_table(md.split("### vllm", 1)[1].split("\n## ", 1)[0])  # the seed table only
@@ -57,4 +57,4 @@ def test_vllm_gptq_cpu_then_report(mlflow_server, results_dir: Path, tag: str) -
         )  # every request: output_len tokens
         assert values[2] < values[3]  # per token (prompt + output) < per output token
     listed = artifacts(mlflow_server.uri, parent["info"]["run_id"], "report")
-    assert {"report/report.md", *(f"report/{p}" for p in pngs)} <= listed
+    assert {"report/report.md", "report/report.html", *(f"report/{p}" for p in pngs)} <= listed

@@ -12,36 +12,27 @@ from pathlib import Path
 import psutil
 import pytest
 
+from engines.cpu_cores import core_count
 from orchestrator.store.results import ResultsStore
 from tests.conftest import tagged_env, wait_no_tagged
-from tests.integration.mlflow_rest import sweep_runs
+from tests.integration.mlflow_rest import artifact_paths, sweep_runs
+from tests.integration.smoke import SmokeSweep, orchestrate
 
 pytestmark = pytest.mark.integration
 
 
-def orchestrate(*overrides: str, tag: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "orchestrator", *overrides],
-        env=tagged_env(tag),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def test_smoke_end_to_end_and_resume(mlflow_server, results_dir: Path, tag: str) -> None:  # type: ignore[no-untyped-def]
-    args = (
-        f"results_dir={results_dir}",
-        "sweep_id=it-smoke",
-        f"tracking.uri={mlflow_server.uri}",
-        "tracking.experiment=it-smoke",
-    )
-    proc = orchestrate(*args, tag=tag)
+def test_smoke_end_to_end_and_resume(smoke_sweep: SmokeSweep) -> None:
+    proc, results_dir, tag, uri = smoke_sweep.proc, smoke_sweep.results_dir, smoke_sweep.tag, smoke_sweep.uri
+    args, watch = smoke_sweep.args, smoke_sweep.shm
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "sweep it-smoke" in proc.stdout
 
-    parent, children = sweep_runs(mlflow_server.uri, "it-smoke", "it-smoke")
+    parent, children = sweep_runs(uri, "it-smoke", "it-smoke")
+    keys = ("tensor_parallel_size", "executor_backend", "workers", "rank_scans", "processes_seen")
+    ran_by_trial = {
+        r["trial_id"]: {k: r["engine_info"].get(k) for k in keys}
+        for r in ResultsStore(results_dir, "it-smoke").all_results()
+    }
     assert parent["info"]["status"] == "FINISHED"
     assert len(children) == 4  # TP {1,2} x concurrency {1,4}
     assert {c["tags"]["tp"] for c in children} == {"1", "2"}
@@ -58,6 +49,36 @@ def test_smoke_end_to_end_and_resume(mlflow_server, results_dir: Path, tag: str)
         assert m["request_throughput"] > 0 and m["output_token_throughput"] > 0
         assert child["params"]["workload.output_len"] == "32"
         assert child["tags"]["engine_version"] not in ("", "unknown")
+        tp = child["tags"]["tp"]  # what the engine really ran (issue 17): real TP, mp executor, its ranks
+        ran = ran_by_trial[child["tags"]["trial_id"]]  # shown when the record is not the real TP
+        assert child["tags"]["engine_tp"] == tp and child["tags"]["executor_backend"] == "mp", ran
+        assert "ranks_mismatch" not in child["tags"]["flags"], ran
+        # the engine's own counters saw exactly the client's requests and tokens (2 warmups + 32)
+        assert m["engine_requests_finished"] == m["client_requests_sent"] == 34
+        assert m["engine_generation_tokens"] == m["client_output_tokens"] == 34 * 32
+        assert child["tags"]["engine_workers"].count("rank ") == int(tp)
+        assert len(child["tags"]["cpu_cores"].split("|")) == int(tp)
+        # what a user filters and charts on: stable names, the swept values as params
+        assert child["info"]["run_name"] == f"vllm-tp{child['tags']['tp']}-{child['tags']['workload']}"
+        assert child["params"]["engine.name"] == child["tags"]["engine"] == "vllm"
+        assert child["params"]["engine.tp"] == child["tags"]["tp"]
+        assert child["params"]["model.name"] == child["tags"]["model"]
+        assert child["params"]["workload.concurrency"] in ("1", "4")
+        assert child["params"]["workload.input_len"] == "64"
+
+    # the sweep's report, its summary metrics and its config on the parent run
+    pm = parent["metrics"]
+    assert pm["trials"] == 4 and pm["trials_done"] == 4 and pm["trials_failed"] == 0
+    best = max(c["metrics"]["output_token_throughput"] for c in children)
+    assert pm["best_output_token_throughput"] == pytest.approx(best)
+    assert pm["key_figure"] == pm["best_output_token_throughput"]
+    assert parent["tags"]["key_figure"] == "best_output_token_throughput"
+    assert "## Summary" in parent["tags"]["mlflow.note.content"]
+    listed = set(artifact_paths(uri, parent))
+    assert {"config.yaml", "report/report.md", "report/report.html", "report/summary.png"} <= listed
+    report_dir = results_dir / "it-smoke" / "report"
+    assert {"report.md", "report.html", "summary.png"} <= {p.name for p in report_dir.iterdir()}
+    assert "sweep it-smoke" in proc.stdout and "MLflow: " in proc.stdout
 
     store = ResultsStore(results_dir, "it-smoke")
     results = store.all_results()
@@ -71,14 +92,31 @@ def test_smoke_end_to_end_and_resume(mlflow_server, results_dir: Path, tag: str)
         assert r["engine_info"]["gpu_ids"], "the engine actor got GPU ids from Ray"
         assert len(r["engine_info"]["gpu_ids"]) == r["tp"]
         assert (store.trial_dir(r["trial_id"]) / "engine.log").stat().st_size > 0
+        info = r["engine_info"]  # TP 2 is vLLM's real TP: two worker processes, each on a core of its own
+        assert info["tensor_parallel_size"] == r["tp"] and info["executor_backend"] == "mp"
+        assert [w["rank"] for w in info["workers"]] == list(range(r["tp"]))
+        assert [w["cores"] for w in info["workers"]] == info["cpu_cores"]
+        assert len({c for w in info["workers"] for c in w["cores"]}) == r["tp"] * len(info["cpu_cores"][0])
+        assert info["engine_version"] not in ("", "unknown")
+    tp2 = [r["engine_info"] for r in results if r["tp"] == 2]
+    assert any(n.endswith("cpushm_1") for n in tp2[0]["shm_segments"]), "TP 2 all-reduces in shared memory"
+    if core_count() < 3:  # TP 2 takes both cores of a 2-core machine: the TP 1 instance ran after it
+        lives = {}
+        for r in results:
+            i = r["engine_info"]
+            start, end = lives.get(r["tp"], (i["engine_started_at"] - i["startup_s"], r["ended_at"]))
+            lives[r["tp"]] = (start, max(end, r["ended_at"]))
+        assert lives[2][1] <= lives[1][0] or lives[1][1] <= lives[2][0], f"TP 1 and TP 2 at once: {lives}"
 
     assert wait_no_tagged(tag) == []
+    assert watch.left() == [], f"/dev/shm segments the engines left: {watch.left()}"
+    assert watch.seen, "the engines' segments were seen while they ran"
 
     # Rerun with the same sweep id: every trial is DONE, nothing runs, nothing is duplicated.
     again = orchestrate(*args, tag=tag, timeout=300)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "4 trial(s) already DONE, 0 to run" in again.stdout
-    parent2, children2 = sweep_runs(mlflow_server.uri, "it-smoke", "it-smoke")
+    parent2, children2 = sweep_runs(uri, "it-smoke", "it-smoke")
     assert parent2["info"]["run_id"] == parent["info"]["run_id"]
     assert sorted(c["info"]["run_id"] for c in children2) == sorted(c["info"]["run_id"] for c in children)
 

@@ -368,6 +368,7 @@ def test_engine_runner_static_batch(
         info = runner.start([])
         assert info["engine_version"] == "3.3.7"
         assert info["engine_tp"] == 2  # TGI on CPU: its placement TP (engines.base.engine_tp)
+        assert [w["rank"] for w in info["workers"]] == [0, 1] and info["executor_backend"] == "shards"
         command = info["command"]
         assert command[command.index("--num-shard") + 1] == "2"
         assert Path(f"{tmp_path / 'tgi'}-0").is_socket() and Path(f"{tmp_path / 'tgi'}-1").is_socket()
@@ -535,3 +536,85 @@ def test_stray_launcher_env_does_not_reach_tgi(
     assert "not passed to tgi from this environment" in log and "MAX_BATCH_SIZE" in log.splitlines()[0]
     assert "    max_batch_size: None," in log  # the launcher's Args: no stray value
     assert "    max_waiting_tokens: 7," in log  # engine.env: the user's
+
+
+def test_another_client_on_the_engine_is_flagged(
+    tmp_path: Path, model: str, cleanup: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests the client did not send, finished by the engine inside the point's window (another
+    client on the same engine), qualify the point as foreign_requests: read from TGI's own counters."""
+    from engines.telemetry import PointTelemetry
+    from orchestrator.config.schema import EngineConfig, ModelConfig
+    from orchestrator.core.load import LoadSpec
+    from orchestrator.core.status import Status
+    from orchestrator.core.trial import Trial
+    from orchestrator.core.validity import FlagKind
+    from orchestrator.execution.runner import EngineRunner
+
+    for key, value in standin_env(cleanup).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("HOSTNAME", raising=False)
+    runner = EngineRunner(EngineConfig(name="tgi"), ModelConfig(), tp=1, device="cpu", work_dir=tmp_path)
+    point = LoadSpec(concurrency=2, input_len=8, output_len=4, num_requests=6, warmup_requests=1,
+                     ignore_eos=True, temperature=0.0, timeout_s=10.0)  # fmt: skip
+    start = PointTelemetry.start
+
+    def start_then_another_client(self: PointTelemetry) -> None:
+        start(self)  # the counters before the point are read: now 5 requests from someone else
+        assert runner.spec is not None
+        for _ in range(5):
+            body = {"inputs": prompt(8), "parameters": {"max_new_tokens": 4}}
+            assert post(f"{runner.spec.base_url}/generate", body)[0] == 200
+
+    try:
+        runner.start([])
+        clean = runner.run_point(Trial("t-clean", "g", 1, runner.engine_cfg, ModelConfig(), point))
+        monkeypatch.setattr(PointTelemetry, "start", start_then_another_client)
+        shared = runner.run_point(Trial("t-shared", "g", 1, runner.engine_cfg, ModelConfig(), point))
+    finally:
+        runner.stop()
+    assert clean.status is Status.DONE and clean.flags == [], clean.flags
+    assert clean.metrics["engine_requests_finished"] == clean.metrics["client_requests_sent"] == 7
+    assert shared.status is Status.DONE and [f.kind for f in shared.flags] == [FlagKind.FOREIGN_REQUESTS]
+    assert "the engine finished 12 requests during the point, the client sent 7" in shared.flags[0].reason
+
+
+def test_a_taken_port_fails_the_bind_and_the_actor_starts_again(
+    tmp_path: Path, model: str, cleanup: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The port the runner chose is taken before the launcher binds it: the router fails to bind
+    (``Failed to bind to``, WebserverFailed), the start fails as port_in_use, and the actor's start
+    (start_runner) brings the engine up again on fresh ports."""
+    import orchestrator.execution.runner as runner_mod
+    from orchestrator.config.schema import EngineConfig, ModelConfig
+    from orchestrator.core.errors import EngineError
+    from orchestrator.core.status import FailureReason
+    from orchestrator.execution.actor import start_runner
+
+    for key, value in standin_env(cleanup).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("HOSTNAME", raising=False)
+    with socket.socket() as holder:
+        holder.bind((HOST, 0))
+        holder.listen(1)
+        taken = holder.getsockname()[1]
+        monkeypatch.setattr(runner_mod, "free_port", lambda host=HOST: taken)
+        first = runner_mod.EngineRunner(EngineConfig(name="tgi"), ModelConfig(), tp=1, device="cpu",
+                                        work_dir=tmp_path / "first")  # fmt: skip
+        try:
+            with pytest.raises(EngineError) as err:
+                first.start([])
+        finally:
+            first.stop()
+        assert err.value.reason is FailureReason.PORT_IN_USE, str(err.value)[-2000:]
+        ports = iter([taken])
+        monkeypatch.setattr(runner_mod, "free_port", lambda host=HOST: next(ports, None) or free_port(host))
+        again = runner_mod.EngineRunner(EngineConfig(name="tgi"), ModelConfig(), tp=1, device="cpu",
+                                        work_dir=tmp_path / "again")  # fmt: skip
+        try:
+            info = start_runner(again, [], None)
+            assert info["base_url"] != f"http://{HOST}:{taken}"
+            assert info["port_listener"] is not None and [w["rank"] for w in info["workers"]] == [0]
+        finally:
+            again.stop()
+    assert "start 1 failed, port_in_use (" in again.log_text()

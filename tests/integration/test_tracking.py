@@ -19,9 +19,11 @@ from engines.standins.fake_trials import API_KEY, HF_TOKEN, make_result, write_s
 from orchestrator.config.store import load_experiment
 from orchestrator.store.results import ResultsStore
 from orchestrator.tracking import compare
+from orchestrator.tracking.run_record import RunRecord
 from orchestrator.tracking.server import MLflowServer
 from orchestrator.tracking.sync import Uploader
 from orchestrator.tracking.tracker import Tracker
+from tests.helpers import not_uploaded
 from tests.integration.mlflow_rest import sweep_runs
 
 pytestmark = pytest.mark.integration
@@ -108,13 +110,14 @@ def test_parent_children_tags_artifacts_and_steps(mlflow_server, results_dir: Pa
     rates = client.get_metric_history(run_id, "steps/offered_rate")
     assert [(m.step, m.value) for m in rates] == [(0, 0.5), (1, 2.0), (2, 4.0)]
     assert done["tags"]["steps_x"] == "offered_rate"
-    # The API directly, on another run.
+    # The API directly, on another run: its points out of rate order.
     tracker = Tracker(mlflow_server.uri, "t-structure")
-    other = by_trial[trials[1].trial_id]["info"]["run_id"]
-    tracker.log_steps(other, [{"offered_rate": r, "e2e_p99_ms": 100.0 / r} for r in (1.0, 8.0, 2.0)])
+    points = [{"offered_rate": r, "e2e_p99_ms": 100.0 / r} for r in (1.0, 8.0, 2.0)]
+    record = RunRecord("t-steps-api", "t-steps-api", True, "", {}, {}, {}, steps=points)
+    other = tracker.log_record(parent["info"]["run_id"], "t-structure", record)
     hist = client.get_metric_history(other, "steps/e2e_p99_ms")
     assert sorted((m.step, m.value) for m in hist) == [(0, 100.0), (1, 50.0), (2, 12.5)]
-    assert store.not_uploaded() == []
+    assert not_uploaded(store) == []
 
 
 def test_resume_reuses_parent_and_children(mlflow_server, results_dir: Path) -> None:  # type: ignore[no-untyped-def]
@@ -124,7 +127,7 @@ def test_resume_reuses_parent_and_children(mlflow_server, results_dir: Path) -> 
     assert parent["info"]["status"] == "FAILED"
     # Rerun: the failed trial is run again and now succeeds; the others are DONE and not rerun.
     store.write(trials[-1], make_result(trials[-1]))
-    assert store.not_uploaded() == [trials[-1].trial_id]
+    assert not_uploaded(store) == [trials[-1].trial_id]
     warnings: list[str] = []
     up = Uploader(store, warnings.append)
     up.connect(mlflow_server.uri, "t-resume", store.sweep_meta()["config"], {"preset": "smoke"})
@@ -157,7 +160,7 @@ def test_outage_mid_sweep_then_sync_twice(results_dir: Path) -> None:
     up.finish(True)
     assert len(warnings) == 1, warnings  # one warning, not one per trial
     assert f"python -m orchestrator.sync {store.sweep_dir}" in warnings[0]
-    assert sorted(store.not_uploaded()) == sorted(t.trial_id for t in trials[1:])
+    assert sorted(not_uploaded(store)) == sorted(t.trial_id for t in trials[1:])
     assert "error" in store.upload_state(trials[1].trial_id)
 
     first = sync(str(store.sweep_dir))
@@ -166,7 +169,7 @@ def test_outage_mid_sweep_then_sync_twice(results_dir: Path) -> None:
     again = sync(str(results_dir), "t-outage")
     assert again.returncode == 0, again.stdout + again.stderr
     assert "0 uploaded, 4 already there, 0 failed" in again.stdout
-    assert store.not_uploaded() == []
+    assert not_uploaded(store) == []
 
     server = MLflowServer(results_dir / "mlflow")
     try:
@@ -183,7 +186,7 @@ def test_dead_server_from_the_start_then_sync_to_another(mlflow_server, results_
     store, trials = write_sweep(results_dir, "t-dead", ["tracking.experiment=t-dead", *GRID], failed=1)
     warnings = upload_all(store, f"http://127.0.0.1:{free_port()}", "t-dead")
     assert len(warnings) == 1 and "orchestrator.sync" in warnings[0]
-    assert len(store.not_uploaded()) == 4
+    assert len(not_uploaded(store)) == 4
     for _ in range(2):
         proc = sync(str(store.sweep_dir), "--uri", mlflow_server.uri)
         assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -17,7 +17,7 @@ from orchestrator.core.results import TrialResult
 from orchestrator.core.status import Status
 from orchestrator.core.trial import Trial
 from orchestrator.store.results import ResultsStore
-from orchestrator.tracking.run_record import read_record
+from orchestrator.tracking.run_record import record_of
 from orchestrator.tracking.tracker import Tracker
 from tests.integration.mlflow_rest import sweep_runs
 
@@ -46,12 +46,12 @@ def test_steps_logged_per_offered_rate(mlflow_server, tmp_path: Path) -> None:  
         "t-steps", Status.DONE, metrics={"request_throughput": 9.0, "num_steps": 3}, steps=steps
     )
     store = ResultsStore(tmp_path, "s-steps")
-    trial_dir = store.write(trial, result)
+    store.write(trial, result)
     assert store.read("t-steps")["steps"][2]["offered_rate"] == 9.0  # type: ignore[index]
 
     tracker = Tracker(mlflow_server.uri, "steps")
     parent = tracker.parent_run("s-steps", {}, {})
-    run_id = tracker.log_record(parent, "s-steps", read_record(trial_dir))
+    run_id = tracker.log_record(parent, "s-steps", record_of(store.trial("t-steps")))
     _, (child,) = sweep_runs(mlflow_server.uri, "steps", "s-steps")
     assert child["metrics"]["request_throughput"] == 9.0  # the headline is not overwritten by steps
     rates = _history(mlflow_server.uri, run_id, "steps/offered_rate")

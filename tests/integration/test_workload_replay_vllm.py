@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.store.results import ResultsStore
-from tests.integration.test_smoke import orchestrate
+from tests.integration.smoke import one_trial
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +24,10 @@ IN, OUT, TURNS = 128, 16, 3  # vLLM's CPU block is 128 tokens: turn 2 reuses one
 
 
 def test_conversation_later_turns_hit_the_prefix_cache(results_dir: Path, tag: str) -> None:
-    proc = orchestrate(
+    store, result = one_trial(
+        results_dir,
+        "it-conversation",
+        tag,
         "workload=concurrency",
         "workload.concurrency=[2]",
         "workload.dataset.kind=conversation",
@@ -35,19 +37,9 @@ def test_conversation_later_turns_hit_the_prefix_cache(results_dir: Path, tag: s
         "workload.warmup_requests=1",
         f"workload.input_len=[{IN}]",
         f"workload.output_len=[{OUT}]",
-        "engine.tp=[1]",
         "engine.enable_prefix_caching=true",
         "engine.extra_args=[--enable-prompt-tokens-details]",
-        "tracking=none",
-        f"results_dir={results_dir}",
-        "sweep_id=it-conversation",
-        tag=tag,
-        timeout=600,
     )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    store = ResultsStore(results_dir, "it-conversation")
-    (result,) = store.all_results()
-    assert result["status"] == "DONE", result["message"]
     assert "prefix_cache_hits" not in {f["kind"] for f in result["flags"]}  # built to reuse the cache
     m = result["metrics"]
     assert m["num_requests"] == 4 * TURNS and m["num_errors"] == 0 and m["num_sessions_complete"] == 4
@@ -81,24 +73,18 @@ ROWS = [  # Mooncake's format: timestamp in ms, hash_ids blocks of workload.trac
 def test_trace_replays_at_its_timestamps(results_dir: Path, tag: str, tmp_path: Path) -> None:
     trace = tmp_path / "mooncake.jsonl"
     trace.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
-    proc = orchestrate(
+    # DONE (one_trial checks it): valid, so the send-delay p99 was within workload.max_send_delay_ms
+    # (10 ms by default)
+    store, result = one_trial(
+        results_dir,
+        "it-trace",
+        tag,
         "workload=trace",
         f"workload.trace.path={trace}",
         "workload.trace.block_size=32",
         "workload.num_requests=100",
         "workload.warmup_requests=1",
-        "engine.tp=[1]",
-        "tracking=none",
-        f"results_dir={results_dir}",
-        "sweep_id=it-trace",
-        tag=tag,
-        timeout=600,
     )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    store = ResultsStore(results_dir, "it-trace")
-    (result,) = store.all_results()
-    # DONE: valid, so the send-delay p99 was within workload.max_send_delay_ms (10 ms by default)
-    assert result["status"] == "DONE", result["message"]
     m = result["metrics"]
     assert m["send_delay_p99_ms"] <= 10.0 and m["num_errors"] == 0
     assert m["trace_rows"] == len(ROWS) and m["trace_span_s"] == pytest.approx(3.0)

@@ -8,14 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.store.results import ResultsStore
-from tests.integration.test_smoke import orchestrate
+from tests.integration.smoke import one_trial
 
 pytestmark = pytest.mark.integration
 
 
 def test_rate_sweep_on_vllm_cpu(results_dir: Path, tag: str) -> None:
-    proc = orchestrate(
+    store, result = one_trial(
+        results_dir,
+        "it-rate-sweep",
+        tag,
         "workload=rate_sweep",
         "workload.sweep.kind=list",
         "workload.rate=[2,8]",
@@ -25,17 +27,7 @@ def test_rate_sweep_on_vllm_cpu(results_dir: Path, tag: str) -> None:
         "workload.output_len=[8]",
         # vLLM shares the 2 CI cores with the client: judge the sweep, not this box's scheduler
         "workload.max_send_delay_ms=250",
-        "engine.tp=[1]",
-        "tracking=none",
-        f"results_dir={results_dir}",
-        "sweep_id=it-rate-sweep",
-        tag=tag,
-        timeout=600,
     )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    store = ResultsStore(results_dir, "it-rate-sweep")
-    (result,) = store.all_results()
-    assert result["status"] == "DONE", result["message"]
     steps = result["steps"]
     assert [s["offered_rate"] for s in steps] == [2.0, 8.0]
     for step in steps:

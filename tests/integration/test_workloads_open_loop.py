@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from orchestrator.core.load import LoadSpec
-from tests.unit.workloads.clients.test_openai import IN_FLIGHT, fake_openai_app, serve
+from tests.fake_http import serve
+from tests.unit.workloads.clients.test_openai import IN_FLIGHT, fake_openai_app
 from workloads.arrivals import arrival_offsets
 from workloads.constraints import Constraints, StopTracker
 from workloads.driver import run_concurrency

@@ -18,7 +18,7 @@ README = ROOT / "README.md"
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 PAGES = [README, *DOCS]
 MAX_README_LINES = 200
-GROUPS = ("exp", "engine", "model", "workload", "resources", "tracking")
+GROUPS = ("exp", "engine", "model", "workload", "resources", "tracking", "search")
 
 FENCE = re.compile(r"^(`{3,}|~{3,}).*?^\1[ \t]*$", re.MULTILINE | re.DOTALL)
 INLINE_CODE = re.compile(r"`[^`\n]*`")
@@ -50,7 +50,7 @@ def relative_links(page: Path) -> list[str]:
 def test_docs_pages_exist() -> None:
     names = {p.name for p in DOCS}
     for page in ("architecture", "scheduling", "workloads", "metrics", "engines", "tracking",
-                 "benchmarks", "planner", "reports"):  # fmt: skip
+                 "benchmarks", "planner", "reports", "search"):  # fmt: skip
         assert f"{page}.md" in names
 
 

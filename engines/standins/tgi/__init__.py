@@ -17,7 +17,12 @@ routes, the c10d store binds MASTER_ADDR rather than the wildcard address.
 
 Three executables in ``bin/``, as in the real image: ``text-generation-launcher`` (launcher.py),
 ``text-generation-server`` (shard.py), ``text-generation-router`` (router.py). The launcher finds the
-other two on PATH. They run ``$TGI_STANDIN_PYTHON`` (else ``python3``).
+other two on PATH. They run ``$TGI_STANDIN_PYTHON`` (else ``python3``) on the file, which puts the
+repository root first on ``sys.path`` and imports its parts from this package: ``launcher_args``
+(clap), ``launcher_log``, ``launcher_commands`` (the children's argv and env), ``launcher_procs``
+(the children); ``router_http`` (server, routes), ``router_wire`` (HTTP/1.1 framing, errors),
+``router_generate`` (generate and SSE), ``router_validation`` (serde, validation.rs),
+``router_batching`` (the batching loop, the shards), ``router_metrics``; ``version``.
 
 Environment knobs (stand-in only):
 - ``TGI_STANDIN_VERSION`` (default 3.3.7) gates only what was checked: below 3.3.0 no

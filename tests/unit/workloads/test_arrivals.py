@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from workloads.arrivals import arrival_offsets, inter_arrivals, offsets_to_ns
+from workloads.arrivals import arrival_offsets, inter_arrivals, scheduled_ns
 
 
 @pytest.mark.parametrize("kind", ["constant", "poisson", "gamma", "max_throughput"])
@@ -27,7 +27,13 @@ def test_different_seed_different_schedule() -> None:
 def test_constant_is_exact() -> None:
     offsets = arrival_offsets("constant", 5, 4.0, np.random.default_rng(0))
     assert offsets.tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
-    assert offsets_to_ns(offsets, 1_000) == [1_000, 250_001_000, 500_001_000, 750_001_000, 1_000_001_000]
+    assert [scheduled_ns(1_000, o) for o in offsets] == [
+        1_000,
+        250_001_000,
+        500_001_000,
+        750_001_000,
+        1_000_001_000,
+    ]
 
 
 def test_max_throughput_all_at_once() -> None:

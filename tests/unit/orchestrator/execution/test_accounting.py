@@ -14,6 +14,7 @@ from orchestrator.execution.accounting import (
     energy_metrics,
     overlap_s,
     settle,
+    sweep_cost,
     usd_per_mtok,
 )
 
@@ -69,6 +70,13 @@ def test_cost_arithmetic() -> None:
         "gpu0_energy_j": 100.0, "gpu1_energy_j": 150.0, "gpu_energy_j": 250.0, "output_tokens_per_j": 2.0,
     }  # fmt: skip
     assert energy_metrics({}, []) == {}
+
+
+def test_sweep_cost_sums_the_instances_gpu_seconds() -> None:
+    held = [(2, 10.0, 40.0), (1, 5.0, 95.0), (4, 50.0, 0.0)]  # the last never released: nothing
+    assert sweep_cost(held, 3.0) == {"gpu_seconds_held": 150.0, "gpu_hour_usd": 3.0, "usd": 0.125}
+    assert sweep_cost(held, None) == {"gpu_seconds_held": 150.0, "gpu_hour_usd": None, "usd": None}
+    assert sweep_cost([], 3.0)["usd"] == 0.0
 
 
 def test_settle_flags_co_tenancy_and_costs_only_finished_trials() -> None:

@@ -46,3 +46,29 @@ def test_instance_cost_needs_every_trial_known() -> None:
     ids = [t.trial_id for t in trials]
     assert instance_cost(trials, {ids[0]: 3.0, ids[1]: 4.5}) == 7.5
     assert instance_cost(trials, {ids[0]: 3.0}) is None
+
+
+def test_at_once_packs_the_smallest_shape_on_gpus_and_cpus() -> None:
+    from orchestrator.execution.capacity import at_once
+    from orchestrator.sweep.placement import NodeSpec, plan_for
+
+    eight = [NodeSpec(8, 64)]
+    assert at_once([plan_for(tp, 1, eight) for tp in (8, 4, 2)], eight) == 2  # 2 and 4 together, 8 after
+    assert at_once([plan_for(8, 1, eight)] * 3, eight) == 1
+    assert at_once([plan_for(2, 1, eight)] * 5, eight) == 4
+    two_cores = [NodeSpec(8, 2)]  # CPU ranks lease cores: TP 2 takes both, so one at a time
+    assert at_once([plan_for(2, 2, two_cores), plan_for(1, 1, two_cores)], two_cores) == 1
+    assert at_once([plan_for(1, 1, two_cores)] * 5, two_cores) == 2
+    assert at_once([plan_for(16, 1, [NodeSpec(8, 8)] * 2)], [NodeSpec(8, 8)] * 2) == 1
+    assert at_once([], eight) == 1
+
+
+def test_at_once_is_capped_by_max_concurrent_engines() -> None:
+    from orchestrator.execution.capacity import at_once
+    from orchestrator.sweep.placement import NodeSpec, plan_for
+
+    eight = [NodeSpec(8, 64)]
+    plans = [plan_for(1, 1, eight)] * 5
+    assert (
+        at_once(plans, eight, None) == 5 and at_once(plans, eight, 2) == 2 and at_once(plans, eight, 9) == 5
+    )

@@ -22,11 +22,11 @@ from orchestrator.core.percentile_rules import PercentileRule, parse_rule
 from orchestrator.core.results import TrialResult
 from orchestrator.core.status import Status
 from orchestrator.report.build import report
-from orchestrator.report.render import parse_markdown_table
 from orchestrator.store.reader import load_sweep
 from orchestrator.store.results import ResultsStore
 from orchestrator.sweep.checks import validate
 from orchestrator.sweep.placement import planned_nodes
+from tests.helpers import parse_markdown_table
 from tests.seed_results import number, seed_001, trials_of
 from workloads.percentiles import percentiles
 from workloads.records import RequestRecord

@@ -44,7 +44,7 @@ def test_vllm_gptq_table_and_files(tmp_path: Path) -> None:
     store = grid_store(tmp_path, "004", "vllm_gptq")
     files = report(load_sweep(store.sweep_dir), Console(quiet=True), mlflow=False)
     assert {f.name for f in files} == {"report.md", "throughput-req.png", "throughput-token-out.png",
-                                       "pertoken.png", "per-out-token.png"}  # fmt: skip
+                                       "pertoken.png", "per-out-token.png", "report.html"}  # fmt: skip
     (section,) = sections(load_sweep(store.sweep_dir).trials)
     (table,) = section.tables  # one engine: no ratio
     assert table.rows == _seed_rows(seed["vllm"])

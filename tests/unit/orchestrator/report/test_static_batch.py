@@ -11,10 +11,10 @@ from rich.console import Console
 from orchestrator.core.results import TrialResult
 from orchestrator.core.status import Status
 from orchestrator.report.build import report
-from orchestrator.report.render import parse_markdown_table
 from orchestrator.report.static_batch import runs_from_records, tp_tables
 from orchestrator.store.reader import load_sweep
 from orchestrator.store.results import ResultsStore
+from tests.helpers import parse_markdown_table
 from tests.seed_results import seed_001, tgi_store, trials_of
 from workloads.records import RequestRecord
 
@@ -47,7 +47,7 @@ def test_report_files_and_markdown(tmp_path: Path) -> None:
     md = (store.sweep_dir / "report" / "report.md").read_text()
     assert "## Tensor Parallel (TP) - 2 GPUs" in md and "| Prefill        | 1          | 65.65 ms" in md
     assert (store.sweep_dir / "report" / "throughput_vs_batch.png").read_bytes()[:4] == b"\x89PNG"
-    assert {f.name for f in files} == {"report.md", "throughput_vs_batch.png"}
+    assert {f.name for f in files} == {"report.md", "throughput_vs_batch.png", "report.html"}
     args = dict(
         r[:2] for r in parse_markdown_table(md.split("### Deployment Arguments", 1)[1].split("###")[0])
     )

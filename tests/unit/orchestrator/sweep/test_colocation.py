@@ -134,10 +134,13 @@ def test_parse_version() -> None:
     assert parse_version("0.8.x") == (0, 8, 0) and parse_version("nightly") is None
 
 
-def _cfg(tp: list[int], concurrent: int = 2, gpus: int | None = 8, **ray: Any) -> ExperimentConfig:
+def _cfg(
+    tp: list[int], concurrent: int | None = 2, gpus: int | None = 8, cpus: int | None = 16, **ray: Any
+) -> ExperimentConfig:
     cfg = ExperimentConfig()
     cfg.engine.tp = tp
     cfg.resources.gpus_per_node = gpus
+    cfg.resources.cpus_per_node = cpus  # 16: the GPU cases below (None: this machine's cores)
     cfg.ray.max_concurrent_engines = concurrent
     for key, value in ray.items():
         setattr(cfg.ray, key, value)
@@ -160,6 +163,26 @@ def test_could_colocate() -> None:
     assert not could_colocate(same_tp)
 
 
+def test_could_colocate_counts_the_cores_of_cpu_ranks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On CPU a vLLM instance's bundle holds tp × engine.cpus cores: on a 2-core machine TP 1 and
+    TP 2 never run at once (1 + 2 > 2), two TP 1 instances may; unset max_concurrent_engines means
+    as many as fit, so the cores decide."""
+    import orchestrator.sweep.placement as placement
+
+    monkeypatch.setattr(placement, "core_count", lambda: 2)
+    assert not could_colocate(_cfg([1, 2], concurrent=None, cpus=None))
+    two_tp1 = _cfg([1], concurrent=None, cpus=None)
+    two_tp1.engine.reuse = False  # one instance per trial: two workload points, one core each
+    assert could_colocate(two_tp1)
+    two_tp1.ray.max_concurrent_engines = 1
+    assert not could_colocate(two_tp1)
+    monkeypatch.setattr(placement, "core_count", lambda: 4)
+    assert could_colocate(_cfg([1, 2], concurrent=None, cpus=None))  # 1 + 2 cores of 4
+    tgi_cpu = _cfg([2, 4], concurrent=None, cpus=None)
+    tgi_cpu.engine.name = "tgi"  # the stand-in's shards bind no cores: one CPU per instance
+    assert could_colocate(tgi_cpu)
+
+
 def _configs(args: list[str]) -> list[ExperimentConfig]:
     cfg = load_experiment(args)
     return engine_configs(cfg, args, ENGINES, [NodeSpec(8, 16)])
@@ -179,7 +202,7 @@ def test_fixed_value_with_colocation_names_the_field(args: list[str], field: str
     assert err.value.field == field
     assert "leave it null" in str(err.value) and "ray.max_concurrent_engines=1" in str(err.value)
     _configs([*args, "ray.max_concurrent_engines=1"])  # honoured: never two on a node
-    _configs([*args, "ray.max_concurrent_engines=2", "engine.tp=[8]"])  # one instance only
+    _configs([*args, "ray.max_concurrent_engines=2", "engine.tp=[1]"])  # one instance only
 
 
 def test_fixed_value_in_a_container_is_fine() -> None:
@@ -212,15 +235,27 @@ def test_dry_run_redacts_secrets(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_runner_starts_each_instance_with_its_own(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import orchestrator.execution.engine_run as engine_run
     import orchestrator.execution.runner as runner
 
     class FakeProcess:
         pid = 1
 
-        def __init__(self, argv: list[str], log_path: Path, env: dict[str, str], stop_argv: Any) -> None:
-            self.argv, self.env = argv, env
+        def __init__(
+            self, argv: list[str], log_path: Path, env: dict[str, str], stop_argv: Any, **confined: Any
+        ) -> None:
+            self.argv, self.env, self.stop_argv, self.log_path = argv, env, stop_argv, log_path
 
         def start(self) -> None: ...
+
+        def processes(self) -> list[Any]:
+            return []
+
+        def segments(self) -> list[str]:
+            return []
+
+        def alive(self) -> bool:
+            return True
 
         def wait_ready(self, ready: Any, timeout_s: float) -> None: ...
 
@@ -228,6 +263,7 @@ def test_runner_starts_each_instance_with_its_own(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(runner, "ManagedProcess", FakeProcess)
     monkeypatch.setattr(runner, "node_info", dict)
+    monkeypatch.setattr(engine_run, "RANK_SCAN_WAIT_S", 0.0)  # no shard processes here: rescans at once
     monkeypatch.setattr(TGIEngine, "version", lambda self, spec: "3.3.7")
     a = runner.EngineRunner(tgi(), MODEL, 2, "gpu", tmp_path / "a")
     b = runner.EngineRunner(tgi(), MODEL, 4, "gpu", tmp_path / "b")

@@ -7,7 +7,7 @@ import pytest
 from engines.flexgen.config import FlexGenConfig
 from orchestrator.config.schema import EngineConfig, ExperimentConfig
 from orchestrator.core.errors import ConfigError
-from orchestrator.sweep.engine_axes import engine_variants, set_path
+from orchestrator.sweep.engine_axes import engine_variants, set_option
 from orchestrator.sweep.grid import expand, group_by_engine
 
 
@@ -41,7 +41,7 @@ def test_other_engines_sections_do_not_change_ids() -> None:
     assert [t.trial_id for t in expand(a)] == [t.trial_id for t in expand(b)]
 
 
-def test_two_axes_product_and_set_path() -> None:
+def test_two_axes_product_and_set_option() -> None:
     engine = EngineConfig(sweep={"max_num_seqs": [8, 16], "tgi.max_batch_total_tokens": [16000, 32000]})
     variants = engine_variants(engine)
     assert [(v.max_num_seqs, v.tgi.max_batch_total_tokens) for v, _ in variants] == [
@@ -49,7 +49,17 @@ def test_two_axes_product_and_set_path() -> None:
     ]  # fmt: skip
     assert variants[1][1] == (("max_num_seqs", 8), ("tgi.max_batch_total_tokens", 32000))
     assert engine.max_num_seqs is None  # the input is not modified
-    assert set_path(engine, "flexgen.percent", [0, 100, 0, 100, 0, 100]).flexgen.percent[1] == 100
+    percent = set_option(engine, "f", "flexgen.percent", [0, 100, 0, 100, 0, 100]).flexgen.percent
+    assert percent[1] == 100
+
+
+def test_a_value_of_the_wrong_type_names_the_axis() -> None:
+    with pytest.raises(ConfigError) as err:
+        engine_variants(EngineConfig(sweep={"max_num_seqs": [8, "many"]}))
+    assert err.value.field == "engine.sweep.max_num_seqs"
+    assert (
+        engine_variants(EngineConfig(sweep={"max_num_seqs": ["16"]}))[0][0].max_num_seqs == 16
+    )  # as Hydra would
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,9 @@ import pytest
 
 from orchestrator.config.store import load_experiment
 from orchestrator.core.errors import PlacementError
+from orchestrator.execution.capacity import launch_order
 from orchestrator.sweep.grid import expand, group_by_engine
-from orchestrator.sweep.placement import NodeSpec, check_tp, largest_first, plan_for
+from orchestrator.sweep.placement import NodeSpec, check_tp, plan_for
 
 
 def test_grid_is_the_product_of_axes() -> None:
@@ -71,10 +72,52 @@ def test_infeasible(tp: int, nodes: list[NodeSpec]) -> None:
 
 
 def test_largest_first() -> None:
-    assert largest_first([1, 8, 2, 4]) == [8, 4, 2, 1]
+    tps = [1, 8, 2, 4]  # instances with no expected cost: placed largest TP first
+    assert [tps[k] for k in launch_order(tps, [None] * 4)] == [8, 4, 2, 1]
 
 
 def test_plan_gpus_by_node_sums_the_bundles_on_each_node() -> None:
     nodes = [NodeSpec(8, 64), NodeSpec(8, 64)]
     assert plan_for(4, 2, nodes).gpus_by_node(["a"]) == {"a": 4.0}
     assert plan_for(16, 2, nodes).gpus_by_node(["a", "b"]) == {"a": 8.0, "b": 8.0}
+
+
+def test_smoke_trial_ids_did_not_change_with_real_cpu_tp() -> None:
+    """engine.distributed_executor_backend is left out of the id while unset (the ids of main)."""
+    ids = {(t.tp, t.point.concurrency): t.trial_id for t in expand(load_experiment([]))}
+    assert ids == {
+        (1, 1): "e82fcae7da2a",
+        (1, 4): "40a896210f78",
+        (2, 1): "3411766a95eb",
+        (2, 4): "cc068de9b405",
+    }
+    mp = expand(load_experiment(["engine.distributed_executor_backend=mp"]))
+    assert {t.trial_id for t in mp}.isdisjoint(ids.values())
+
+
+def test_cpu_bundles_hold_the_ranks_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On CPU a vLLM bundle holds tp × engine.cpus CPUs, the cores its ranks lease: on a 2-core node
+    TP 2 takes both and TP 1 waits for it; two TP 1 instances fit side by side."""
+    import orchestrator.sweep.placement as placement
+    from orchestrator.config.schema import EngineConfig, ResourcesConfig
+    from orchestrator.execution.capacity import Capacity, pick_next
+    from orchestrator.sweep.placement import instance_plan, local_cpus_per_node
+
+    nodes = [NodeSpec(8, 2)]
+    vllm = EngineConfig()
+    tp2, tp1 = instance_plan(vllm, "cpu", 2, nodes), instance_plan(vllm, "cpu", 1, nodes)
+    assert tp2.bundles == ({"GPU": 2.0, "CPU": 2.0},) and tp1.bundles == ({"GPU": 1.0, "CPU": 1.0},)
+    assert instance_plan(EngineConfig(cpus=2), "cpu", 2, [NodeSpec(8, 4)]).bundles[0]["CPU"] == 4.0
+    assert instance_plan(vllm, "gpu", 2, nodes).bundles == ({"GPU": 2.0, "CPU": 1.0},)  # GPU: as before
+    assert instance_plan(EngineConfig(name="tgi"), "cpu", 4, nodes).bundles[0]["CPU"] == 1.0
+    cap = Capacity.from_nodes({"n": (8.0, 2.0)})
+    assert pick_next([tp2, tp1], cap) == 0
+    cap.take(tp2, ["n"])
+    assert pick_next([tp1], cap) is None  # both cores are TP 2's
+    cap.release(tp2, ["n"])
+    cap.take(tp1, ["n"])
+    assert pick_next([tp2, tp1], cap) == 1  # a second TP 1 backfills the other core
+    monkeypatch.setattr(placement, "core_count", lambda: 5)
+    assert local_cpus_per_node(ResourcesConfig()) == 5
+    assert local_cpus_per_node(ResourcesConfig(num_nodes=2)) == 2  # simulated nodes share the cores
+    assert local_cpus_per_node(ResourcesConfig(cpus_per_node=16)) == 16

@@ -7,13 +7,14 @@ from pathlib import Path
 
 from engines.standins.fake_trials import HF_TOKEN, make_result, write_sweep
 from orchestrator.tracking import compare
-from orchestrator.tracking.run_record import flatten, read_record, step_points
+from orchestrator.tracking.run_record import flatten, record_of, step_points
+from tests.helpers import not_uploaded
 
 
 def test_record_from_store(tmp_path: Path) -> None:
     store, trials = write_sweep(tmp_path, "s1", ["engine.tp=[1,2]", "workload.concurrency=[1,4]"], failed=1)
     store.write(trials[0], make_result(trials[0], steps=True))
-    rec = read_record(store.trial_dir(trials[0].trial_id))
+    rec = record_of(store.trial(trials[0].trial_id))
     assert rec.ok and rec.name == trials[0].name and rec.trial_id == trials[0].trial_id
     assert rec.tags["engine"] == "vllm" and rec.tags["tp"] == "1" and rec.tags["workload"] == "c1-in64-out32"
     assert rec.tags["host.hostname"] == "node-a" and rec.tags["status"] == "DONE"
@@ -21,7 +22,7 @@ def test_record_from_store(tmp_path: Path) -> None:
     assert rec.params["workload.concurrency"] == "1" and rec.params["engine.tp"] == "1"
     assert rec.metrics["engine_startup_s"] == 1.5 and "goodput" not in rec.metrics
     assert [p.name for p in rec.artifacts] == ["config.yaml", "result.json", "requests.parquet", "engine.log"]
-    failed = read_record(store.trial_dir(trials[-1].trial_id))
+    failed = record_of(store.trial(trials[-1].trial_id))
     assert not failed.ok and failed.metrics == {} and failed.tags["failure_reason"] == "engine_crash"
 
 
@@ -36,11 +37,11 @@ def test_flatten_truncates() -> None:
 
 def test_upload_markers(tmp_path: Path) -> None:
     store, trials = write_sweep(tmp_path, "s2", ["engine.tp=[1]", "workload.concurrency=[1,4]"])
-    assert sorted(store.not_uploaded()) == sorted(t.trial_id for t in trials)
+    assert sorted(not_uploaded(store)) == sorted(t.trial_id for t in trials)
     store.mark_upload(trials[0].trial_id, True, uri="http://127.0.0.1:1", run_id="r1")
-    assert store.not_uploaded() == [trials[1].trial_id]
+    assert not_uploaded(store) == [trials[1].trial_id]
     store.write(trials[0], make_result(trials[0]))  # a rerun replaces the trial dir: upload again
-    assert sorted(store.not_uploaded()) == sorted(t.trial_id for t in trials)
+    assert sorted(not_uploaded(store)) == sorted(t.trial_id for t in trials)
 
 
 def test_store_files_are_redacted(tmp_path: Path) -> None:

@@ -6,13 +6,12 @@ import asyncio
 import itertools
 import json
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from aiohttp import web
 
+from tests.fake_http import serve
 from workloads.clients.openai import CLIENTS, endpoint_url, stream_openai
 from workloads.clients.session import open_session
 from workloads.records import RequestRecord
@@ -96,20 +95,6 @@ def fake_openai_app(*, delay_s: float = TOKEN_DELAY_S) -> web.Application:
     app.router.add_post("/{mode}/v1/completions", handle)
     app.router.add_post("/{mode}/v1/chat/completions", handle)
     return app
-
-
-@asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    """Run ``app`` on 127.0.0.1 with an ephemeral port; yield its base URL."""
-    runner = web.AppRunner(app, shutdown_timeout=0.2, handler_cancellation=True, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
 
 
 async def _one(url: str, payload: dict[str, Any], **kwargs: Any) -> RequestRecord:

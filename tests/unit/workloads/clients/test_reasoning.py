@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
 
-from tests.unit.workloads.clients.test_openai import serve
+from tests.fake_http import serve
 from workloads.clients.openai import _Accumulator, endpoint_url, stream_openai
 from workloads.clients.session import open_session
 from workloads.clients.sse import SSEParser
@@ -68,17 +69,17 @@ def test_null_details_are_unknown_not_zero() -> None:
     assert "cached_tokens" not in acc.details() and "reasoning_tokens" not in acc.details()
 
 
-def _replay_app(path: Path, delay_s: float) -> web.Application:
-    """Writes the recorded events one by one, ``delay_s`` apart, as a chunked SSE response."""
-    events = [e + b"\n\n" for e in path.read_bytes().split(b"\n\n") if e]
+def _sse_app(chunks: list[bytes], delay_s: float) -> web.Application:
+    """Serves chat and completions with ``chunks`` written one by one, ``delay_s`` apart, as a
+    chunked SSE response."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         await request.read()
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
-        for event in events:
+        for chunk in chunks:
             await asyncio.sleep(delay_s)
-            await resp.write(event)
+            await resp.write(chunk)
         await resp.write_eof()
         return resp
 
@@ -88,14 +89,20 @@ def _replay_app(path: Path, delay_s: float) -> web.Application:
     return app
 
 
-def _record(path: Path, api: str) -> RequestRecord:
+def _stream(app: web.Application, api: str, payload: dict[str, Any], **kwargs: Any) -> RequestRecord:
     async def main() -> RequestRecord:
-        async with serve(_replay_app(path, 0.005)) as base, open_session(1) as session:
+        async with serve(app) as base, open_session(1) as session:
             return await stream_openai(
-                session, endpoint_url(base, api), {"max_tokens": 8}, request_id=0, scheduled_ns=0, timeout_s=5
+                session, endpoint_url(base, api), payload, request_id=0, scheduled_ns=0, timeout_s=5, **kwargs
             )
 
     return asyncio.run(main())
+
+
+def _record(path: Path, api: str) -> RequestRecord:
+    """The recorded stream at ``path`` replayed event by event, 5 ms apart."""
+    events = [e + b"\n\n" for e in path.read_bytes().split(b"\n\n") if e]
+    return _stream(_sse_app(events, 0.005), api, {"max_tokens": 8})
 
 
 @pytest.mark.parametrize("path", [VLLM_CHAT, DEEPSEEK])
@@ -125,26 +132,5 @@ def test_without_usage_the_tokenizer_counts_reasoning_too() -> None:
         b'data: {"choices":[{"index":0,"delta":{"content":"d e"}}]}\n\ndata: [DONE]\n\n'
     )
 
-    async def main() -> RequestRecord:
-        async def handle(request: web.Request) -> web.StreamResponse:
-            resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-            await resp.prepare(request)
-            await resp.write(body)
-            await resp.write_eof()
-            return resp
-
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", handle)
-        async with serve(app) as base, open_session(1) as session:
-            return await stream_openai(
-                session,
-                endpoint_url(base, "chat"),
-                {},
-                request_id=0,
-                scheduled_ns=0,
-                timeout_s=5,
-                count_tokens=lambda text: len(text.split()),
-            )
-
-    rec = asyncio.run(main())
+    rec = _stream(_sse_app([body], 0.0), "chat", {}, count_tokens=lambda text: len(text.split()))
     assert rec.ok and rec.output_tokens == 5 and rec.output_text == "d e"

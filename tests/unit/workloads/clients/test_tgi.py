@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -19,6 +17,7 @@ from aiohttp import web
 
 from engines.base import LaunchSpec
 from engines.tgi.engine import TGIEngine
+from tests.fake_http import serve
 from workloads.clients.openai import CLIENTS
 from workloads.clients.session import open_session
 from workloads.clients.tgi import stream_tgi, tgi_body
@@ -114,19 +113,6 @@ def tgi_app() -> web.Application:
     app.router.add_post("/{mode}/generate_stream", generate_stream)
     app.router.add_post("/generate_stream", generate_stream)
     return app
-
-
-@asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
 
 
 async def request(url: str, payload: dict[str, Any], timeout_s: float = 10.0) -> RequestRecord:
