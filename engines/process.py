@@ -34,6 +34,18 @@ from orchestrator.core.status import FailureReason
 
 TRACK_S = 1.0  # how often the engine's process tree is recorded while it runs
 SURVIVOR_GRACE_S = 5.0  # a descendant that outlived the group: SIGTERM, this long, then SIGKILL
+# The first variable of every engine's environment: ours, never rewritten by the engine. setproctitle
+# (vLLM's ``VLLM::Worker_TP<r>`` titles, which the record of what ran reads) finds the argv area by
+# walking back from ``environ[0]``; if a process rewrites that variable before naming itself (vLLM
+# sets OMP_NUM_THREADS, LD_LIBRARY_PATH, TORCHINDUCTOR_COMPILE_THREADS... on import) the title is
+# silently lost, and a Ray worker's environment starts with whatever variable its raylet put first.
+ENGINE_LOG_ENV = "ORCH_ENGINE_LOG"
+
+
+def engine_environment(env: Mapping[str, str], log_path: Path) -> dict[str, str]:
+    """``env`` with :data:`ENGINE_LOG_ENV` (the engine's log) first, so that no variable an engine
+    rewrites is ``environ[0]`` of its processes (pure)."""
+    return {ENGINE_LOG_ENV: str(log_path), **{k: v for k, v in env.items() if k != ENGINE_LOG_ENV}}
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -87,7 +99,7 @@ class ManagedProcess:
         self.argv = list(argv)
         self.log_path = log_path
         self.exit_path = log_path.with_name(log_path.name + ".exit")
-        self.env = dict(os.environ if env is None else env)
+        self.env = engine_environment(os.environ if env is None else env, log_path)
         self.cwd = cwd
         self.term_grace_s = term_grace_s
         self.stop_argv = list(stop_argv) if stop_argv else None  # e.g. docker stop NAME

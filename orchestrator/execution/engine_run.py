@@ -93,8 +93,8 @@ def scan_ranks(
 ) -> dict[str, Any]:
     """``engine.run_info`` over the live process tree (``procs``: a scan already made). An engine that
     shows one process per rank (``Engine.shows_ranks``) but showed none is scanned again a few times
-    (seen once in CI: a TP 1 vLLM recorded no rank at all, not reproduced); still none, the record
-    lists the processes it saw."""
+    (a title not set yet); still none, the record lists the processes it saw. The one cause found
+    so far, a lost setproctitle title, is prevented at launch (``engines.process.ENGINE_LOG_ENV``)."""
     shows = engine.shows_ranks(cfg)
     procs = process.processes() if procs is None else procs
     ran = engine.run_info(cfg, spec, procs)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from engines.process import ManagedProcess, classify_failure, group_alive
-from engines.proctree import start_time
+from engines.proctree import descendants, describe, group_members, start_time, table
 from orchestrator.core.errors import EngineError
 
 pytestmark = pytest.mark.integration
@@ -69,6 +69,47 @@ def test_children_do_not_survive(tmp_path: Path) -> None:
     proc = ManagedProcess(py(code), tmp_path / "l", term_grace_s=2.0)
     with proc:
         proc.wait_ready(lambda: "ready" in (tmp_path / "l").read_text(), timeout_s=30)
+    assert proc.pid is not None and not group_alive(proc.pid)
+
+
+TITLED = """
+    import multiprocessing as mp, os, time
+    import setproctitle
+
+    def worker():
+        os.environ['OMP_NUM_THREADS'] = '1'  # as vLLM does on import, before it names the process
+        setproctitle.setproctitle('VLLM::Worker_TP0')
+        time.sleep(600)
+
+    if __name__ == '__main__':
+        os.environ['OMP_NUM_THREADS'] = '1'
+        setproctitle.setproctitle('VLLM::EngineCore')
+        mp.get_context('spawn').Process(target=worker).start()
+        time.sleep(600)
+"""
+
+
+def test_titles_survive_an_engine_that_rewrites_its_first_variable(tmp_path: Path) -> None:
+    """setproctitle walks back from ``environ[0]`` to find the argv area; an engine that rewrites that
+    variable before naming itself loses its title (seen in CI: a vLLM whose Ray worker's environment
+    began with a variable vLLM sets recorded no rank at all). Here the inherited environment begins
+    with OMP_NUM_THREADS, which the engine and its spawned worker rewrite: both titles must show."""
+    script = tmp_path / "engine.py"
+    script.write_text(textwrap.dedent(TITLED))
+    env = {"OMP_NUM_THREADS": "4", **{k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}}
+    proc = ManagedProcess([sys.executable, str(script)], tmp_path / "l", env=env, term_grace_s=2.0)
+
+    def titles() -> list[str]:
+        assert proc.pid is not None
+        members = group_members(proc.pid)
+        infos = (describe(pid) for pid in {*members, *descendants(members, table())})
+        return sorted(i.cmdline for i in infos if i is not None and i.cmdline.startswith("VLLM::"))
+
+    with proc:
+        deadline = time.monotonic() + 30  # both named within a second or two: imports only
+        while len(titles()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert titles() == ["VLLM::EngineCore", "VLLM::Worker_TP0"]
     assert proc.pid is not None and not group_alive(proc.pid)
 
 
