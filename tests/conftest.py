@@ -47,14 +47,19 @@ def tagged_processes(tag: str) -> list[str]:
     return found
 
 
-def wait_no_tagged(tag: str, timeout_s: float = 30.0) -> list[str]:
-    """Wait until no process carries the tag; returns what is left (empty when clean)."""
+def wait_no_tagged(tag: str, timeout_s: float = 30.0, matching: tuple[str, ...] = ()) -> list[str]:
+    """Wait until no process carries the tag (with ``matching``: none whose entry contains one of
+    those strings); returns what is left (empty when clean)."""
+
+    def left() -> list[str]:
+        return [e for e in tagged_processes(tag) if not matching or any(m in e for m in matching)]
+
     deadline = time.monotonic() + timeout_s
-    left = tagged_processes(tag)
-    while left and time.monotonic() < deadline:
+    now = left()
+    while now and time.monotonic() < deadline:
         time.sleep(1)
-        left = tagged_processes(tag)
-    return left
+        now = left()
+    return now
 
 
 def kill_tagged(tag: str) -> None:

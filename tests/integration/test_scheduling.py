@@ -153,8 +153,7 @@ def test_killed_sweep_resumes_and_runs_each_trial_once(results_dir: Path, tmp_pa
     # The engines are ours: their watchdogs take them down once the actor is gone. Ray's own
     # dashboard/runtime-env agents of a SIGKILLed driver can outlive it for minutes (Ray's
     # behaviour); they carry the test's tag, so the test ends them itself.
-    left = wait_no_tagged(tag, timeout_s=60)
-    assert [p for p in left if "sleeper.py" in p or "engines.watchdog" in p] == []
+    assert wait_no_tagged(tag, timeout_s=60, matching=("sleeper.py", "engines.watchdog")) == []
     kill_tagged(tag)
     again = orchestrate(*args, tag=tag)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]

