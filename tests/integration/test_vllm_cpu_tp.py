@@ -169,7 +169,7 @@ def test_two_multiprocess_engines_at_once_each_on_its_own_ports_cores_and_segmen
     start), and they differ by ``engine.sweep.seed`` so that they are two instances.
     """
     overrides = ("engine.tp=[1]", "engine.distributed_executor_backend=mp", "+engine.sweep.seed=[0,1]",
-                 "workload.concurrency=[1,2]", "workload.num_requests=64")  # fmt: skip
+                 "workload.concurrency=[1,2]", "workload.num_requests=16")  # fmt: skip
     proc = orchestrator(results_dir, "it-two-mp", *overrides, tag=tag)
     try:
         with ShmWatch(tag) as watch:
